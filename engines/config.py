@@ -1,0 +1,43 @@
+"""Generator configurations. One frozen dataclass; the registry maps names to instances."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .layout import NUM_KP
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    name: str
+    image_size: int  # side of the generated face crop, pixels
+    motion_size: int  # side at which flow / dense motion is computed (then upsampled)
+    num_kp: int = NUM_KP
+    # Learned parts (issue 3): channel widths of the dense-motion hourglass and the generator.
+    block_expansion: int = 64
+    max_features: int = 1024
+    num_down_blocks: int = 2
+    num_bottleneck_blocks: int = 6
+    dm_block_expansion: int = 64
+    dm_max_features: int = 1024
+    dm_num_blocks: int = 5
+    # Head region in template units (face oval 2 units tall, centre at the rigid-landmark mean).
+    head_half_width: float = 1.30
+    head_up: float = 2.05  # hair above the forehead moves with the head
+    head_down: float = 1.25
+    head_edge: float = 0.10  # softness of the head / background transition
+
+
+CONFIGS: dict[str, GeneratorConfig] = {
+    # CPU real time: motion at 128 px, half-width network, portrait side cached.
+    "lite": GeneratorConfig("lite", image_size=256, motion_size=128, block_expansion=32, max_features=512,
+                            dm_block_expansion=32, dm_max_features=512),
+    # The dimensions of FOMM's vox-256 (for GPUs).
+    "vox256": GeneratorConfig("vox256", image_size=256, motion_size=64),
+}
+
+
+def get_config(name: str) -> GeneratorConfig:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown generator config {name!r}: expected one of {sorted(CONFIGS)}") from None
