@@ -1,0 +1,285 @@
+"""`mimicam bench` / `tools/bench`: per-stage and capture-to-sink latency of the live pipeline, with
+percentiles, jitter, drops, CPU and RSS, glass-to-glass read back from pixels, and comparisons.
+
+Bench JSON (``--json OUT``), schema ``mimicam.bench/1``::
+
+    {"schema": "mimicam.bench/1", "created": ISO-8601 UTC,
+     "machine": {cpu_model, cpu_cores_*, memory_gib, os, gpus: [...], versions: {python, numpy, ...}},
+     "scenario": {driving, fps, portrait, backend, config, weights, frames, warmup, sink, glass},
+     "results": mimicam.stats/1 (see mimicam.realtime.metrics) + optional "glass_to_glass" and
+                "device_time_ms",
+     "resources": {process_cpu_percent, process_rss_mib, other_cpu_cores, warning, ...},
+     "series": per-frame data for plots (see mimicam.tools.benchplot.bench_series)}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..realtime.errors import InputError
+from ..realtime.metrics import STAGES, STAT_FIELDS, MetricsRecorder, latency_stats
+
+SCHEMA = "mimicam.bench/1"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("bench", help="measure latency per stage and glass to glass",
+                              description="Replay a clip (or read a camera) through the live pipeline and report "
+                                          "per-stage and capture-to-sink latency percentiles, fps and drops.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--video", type=Path, help="driving clip replayed as a camera (default: the bundled demo clip)")
+    src.add_argument("--camera", type=int, metavar="N", help="read camera N instead of a clip")
+    p.add_argument("--fps", type=float, help="replay rate of --video, e.g. 30 or 60 (default: the clip's own)")
+    p.add_argument("--portrait", type=Path, help="portrait to animate (default: the bundled demo portrait)")
+    p.add_argument("--backend", choices=("auto", "ort", "trt", "torch"), default="auto")
+    p.add_argument("--config", choices=("lite", "vox256"), default="lite")
+    p.add_argument("--weights", type=Path, help="generator weights (default: none, the closed-form prior)")
+    p.add_argument("--frames", type=int, metavar="N", help="frames to measure after warm-up (default: to the end)")
+    p.add_argument("--warmup", type=int, default=30, metavar="N", help="first output frames excluded (default 30)")
+    p.add_argument("--sink", default="null", help="null | file:PATH | vcam | window (default null)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON (schema mimicam.bench/1)")
+    p.add_argument("--plot", type=Path, metavar="OUT.png", help="write a latency histogram and per-frame timeline")
+    p.add_argument("--glass", action="store_true",
+                   help="glass to glass: stamp a counter into the replayed frames and read it back from the file sink")
+    p.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
+                   help="print two saved results side by side with ratios B/A, and exit")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.compare:
+        print(format_compare(*(load_results(p) for p in args.compare), labels=[p.name for p in args.compare]))
+        return 0
+    scenario = scenario_from_args(args)
+    doc = run_bench(scenario)
+    print(format_table(doc))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    if args.plot:
+        from .benchplot import plot_bench
+        plot_bench(doc["series"], doc["results"], args.plot, title=scenario_title(doc["scenario"]))
+    if doc["resources"].get("warning"):
+        print(f"mimicam bench: warning: {doc['resources']['warning']}", file=sys.stderr)
+    return 0
+
+
+# ---- scenario -----------------------------------------------------------------------------------------
+
+def scenario_from_args(args: argparse.Namespace) -> dict:
+    """The run's settings as a plain dict, validated; defaults resolved to the bundled demo assets."""
+    if args.frames is not None and args.frames < 1:
+        raise InputError(f"--frames must be at least 1, got {args.frames}")
+    if args.warmup < 0:
+        raise InputError(f"--warmup must be 0 or more, got {args.warmup}")
+    if args.fps is not None and (args.camera is not None or args.fps <= 0):
+        raise InputError("--fps sets the replay rate of a --video clip and must be positive")
+    sink = args.sink
+    if not (sink in ("null", "vcam", "window") or (sink.startswith("file:") and len(sink) > 5)):
+        raise InputError(f"--sink must be null, vcam, window or file:PATH, got {sink!r}")
+    if args.glass and not sink.startswith("file:"):
+        sink = "file:" + str(Path(tempfile.mkdtemp(prefix="mimicam-bench-")) / "glass.mp4")
+    driving: str | int | Path
+    if args.camera is not None:
+        driving = args.camera
+    else:
+        driving = args.video or _demo_asset("demo_driving_path")
+        if not Path(driving).exists():
+            raise InputError(f"driving clip not found: {driving}")
+    portrait = args.portrait or _demo_asset("demo_portrait_path")
+    if not Path(portrait).exists():
+        raise InputError(f"portrait not found: {portrait}")
+    return {"driving": driving if isinstance(driving, int) else str(driving), "fps": args.fps,
+            "portrait": str(portrait), "backend": args.backend, "config": args.config,
+            "weights": str(args.weights) if args.weights else None, "frames": args.frames,
+            "warmup": args.warmup, "sink": sink, "glass": bool(args.glass)}
+
+
+def _demo_asset(name: str) -> Path:
+    try:
+        from ..realtime import assets
+        return Path(getattr(assets, name)())
+    except (ImportError, AttributeError) as exc:
+        raise InputError("no bundled demo assets in this installation", "pass --video and --portrait") from exc
+
+
+def scenario_title(s: dict) -> str:
+    src = f"camera {s['driving']}" if isinstance(s["driving"], int) else Path(s["driving"]).name
+    rate = f" @ {s['fps']:g} fps" if s.get("fps") else ""
+    return f"{src}{rate} -> {s['sink'].split(':', 1)[0]}, backend {s['backend']}, config {s['config']}"
+
+
+# ---- running ------------------------------------------------------------------------------------------
+
+def run_bench(scenario: dict) -> dict:
+    """Run the pipeline on ``scenario`` and return the bench document (schema ``mimicam.bench/1``)."""
+    from ..realtime.pipeline import Pipeline, PipelineOptions
+    from ..realtime.sysinfo import ResourceSampler, machine_info
+
+    s = scenario
+    frames = s["frames"]
+    options = PipelineOptions(
+        portrait=Path(s["portrait"]), driving=s["driving"] if isinstance(s["driving"], int) else Path(s["driving"]),
+        output=s["sink"], backend=s["backend"], config=s["config"],
+        weights=Path(s["weights"]) if s["weights"] else None, fps=s["fps"], realtime=True,
+        max_frames=None if frames is None else s["warmup"] + frames, stamp=s["glass"])
+    machine = machine_info()
+    recorder = MetricsRecorder()
+    with ResourceSampler() as sampler, Pipeline(options, recorder) as pipe:
+        t0 = time.perf_counter()
+        pipe.run()
+        wall_s = time.perf_counter() - t0
+        device = device_time(pipe)
+    return make_document(s, recorder, machine, sampler.summary(), wall_s, device)
+
+
+def make_document(scenario: dict, recorder: MetricsRecorder, machine: dict, resources: dict,
+                  wall_s: float | None = None, device: dict | None = None) -> dict:
+    """The bench document of a finished run (glass-to-glass read back here when the scenario asks)."""
+    from .benchplot import bench_series
+
+    warmup = scenario["warmup"]
+    results = recorder.summary(warmup=warmup, wall_s=wall_s)
+    if device is not None:
+        results["device_time_ms"] = device
+    series = bench_series(recorder, warmup)
+    if scenario["glass"]:
+        results["glass_to_glass"], series["glass_to_glass_ms"] = glass_readback(
+            Path(scenario["sink"][5:]), recorder, warmup)
+    return {"schema": SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine, "scenario": scenario, "results": results, "resources": resources,
+            "series": series}
+
+
+def device_time(pipe: object) -> dict | None:
+    """GPU time per frame by CUDA events, where the generator backend exposes ``device_time_ms``."""
+    backend = getattr(pipe, "backend", None)
+    dt = getattr(backend, "device_time_ms", None)
+    if callable(dt):
+        dt = dt()
+    if dt is None:
+        return None
+    return dict(dt) if isinstance(dt, dict) else latency_stats(np.asarray(dt, np.float64))
+
+
+def glass_readback(video: Path, recorder: MetricsRecorder, warmup: int) -> tuple[dict, list[float]]:
+    """Decode the file sink's output and read the counter stamped into every frame.
+
+    Output frame k of the file is the k-th record of ``recorder``. Its counter must equal the recorded
+    ``source_index``; glass-to-glass latency is the sink time of frame k minus the capture time of the
+    driving frame whose counter is in its pixels. Returns (report, per-frame glass-to-glass ms)."""
+    import cv2
+
+    from ..realtime.stamp import read_counter
+
+    f = recorder.frames(0)
+    if len(recorder) != f["index"].size:
+        raise InputError("glass-to-glass readback needs every frame record", "run fewer frames")
+    captured = dict(zip(f["source_index"].tolist(), f["t_capture_ns"].tolist()))
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise InputError(f"cannot open the file sink's output {video}")
+    counters: list[int | None] = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        counters.append(read_counter(image))
+    cap.release()
+    n = min(len(counters), f["index"].size)
+    read = [c for c in counters if c is not None]
+    matched = sum(1 for k in range(n) if counters[k] == f["source_index"][k])
+    g2g = [(int(f["t_sink_ns"][k]) - captured[counters[k]]) / 1e6 for k in range(warmup, n)
+           if counters[k] is not None and counters[k] in captured]
+    report = {"file": str(video), "frames_written": int(f["index"].size), "frames_decoded": len(counters),
+              "stamps_read": len(read), "unreadable": len(counters) - len(read), "matched_source_index": matched,
+              "all_read": len(read) == len(counters) == f["index"].size and matched == n,
+              "glass_to_glass_ms": latency_stats(np.asarray(g2g))}
+    return report, [round(v, 4) for v in g2g]
+
+
+# ---- reporting ----------------------------------------------------------------------------------------
+
+def _fmt(v: float | None, width: int = 8) -> str:
+    return f"{'-':>{width}}" if v is None else f"{v:{width}.2f}"
+
+
+def format_table(doc: dict) -> str:
+    """The human-readable report of one bench document."""
+    r, m, res = doc["results"], doc["machine"], doc["resources"]
+    v = m["versions"]
+    gpu = ", ".join(g["name"] for g in m["gpus"]) or "no GPU"
+    drops = ", ".join(f"{k} {n}" for k, n in r["dropped"].items() if k != "total")
+    lines = [f"mimicam bench: {scenario_title(doc['scenario'])}",
+             f"machine: {m['cpu_model']}, {m['cpu_cores_logical']} cores ({m['cpu_cores_usable']} usable), {gpu}; "
+             + ", ".join(f"{k} {v[k]}" for k in ("python", "numpy", "onnxruntime", "torch", "mediapipe", "opencv")
+                         if v.get(k)),
+             f"frames {r['frames']} measured, {r['warmup']} warm-up excluded; output {_fmt(r['fps'], 0)} fps; "
+             f"dropped {r['dropped']['total']}{f' ({drops})' if drops else ''}; kinds "
+             + ", ".join(f"{k} {n}" for k, n in r["kinds"].items() if n),
+             "",
+             f"{'ms':<20}" + "".join(f"{k:>8}" for k in STAT_FIELDS)]
+    rows = [(name, r["stages"][name]) for name in STAGES] + [("capture -> sink", r["capture_to_sink_ms"])]
+    if "glass_to_glass" in r:
+        rows.append(("glass -> glass", r["glass_to_glass"]["glass_to_glass_ms"]))
+    if "device_time_ms" in r:
+        rows.append(("generator (GPU)", r["device_time_ms"]))
+    for name, st in rows:
+        lines.append(f"{name:<20}" + "".join(_fmt(st.get(k)) for k in STAT_FIELDS))
+    c2s = r["capture_to_sink_ms"]["mean"]
+    if c2s and r.get("stage_sum_mean_ms") is not None:
+        lines.append(f"stages add up to {r['stage_sum_mean_ms']:.2f} ms = {100 * r['stage_sum_mean_ms'] / c2s:.1f}% "
+                     "of the mean capture-to-sink time")
+    if "glass_to_glass" in r:
+        g = r["glass_to_glass"]
+        lines.append(f"glass to glass: {g['stamps_read']}/{g['frames_decoded']} stamps read back from "
+                     f"{g['frames_written']} frames written, {g['matched_source_index']} match the driving frame")
+    cpu, rss, other = res["process_cpu_percent"], res["process_rss_mib"], res["other_cpu_cores"]
+    if cpu["mean"] is not None:
+        lines.append(f"process CPU {cpu['mean']:.0f}% (max {cpu['max']:.0f}%, 100% = one core), "
+                     f"RSS {rss['mean']:.0f} MiB (max {rss['max']:.0f}); other processes {other['mean']:.2f} cores")
+    return "\n".join(lines)
+
+
+def load_results(path: Path) -> dict:
+    """The stats of a bench JSON (its ``results``) or of a ``mimicam render --json`` file."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read results from {path}: {exc}") from exc
+    stats = doc.get("results", doc) if isinstance(doc, dict) else None
+    if not (isinstance(stats, dict) and str(stats.get("schema", "")).startswith("mimicam.stats/")):
+        raise InputError(f"{path} is not a mimicam bench or stats JSON (no mimicam.stats schema)")
+    return stats
+
+
+def compare_rows(a: dict, b: dict) -> list[tuple[str, float | None, float | None]]:
+    rows = [("fps", a.get("fps"), b.get("fps")), ("frames", a.get("frames"), b.get("frames")),
+            ("dropped", a["dropped"].get("total"), b["dropped"].get("total"))]
+    rows += [(f"capture->sink {k}", a["capture_to_sink_ms"].get(k), b["capture_to_sink_ms"].get(k))
+             for k in STAT_FIELDS]
+    if "glass_to_glass" in a and "glass_to_glass" in b:
+        ga, gb = a["glass_to_glass"]["glass_to_glass_ms"], b["glass_to_glass"]["glass_to_glass_ms"]
+        rows += [(f"glass->glass {k}", ga.get(k), gb.get(k)) for k in ("p50", "p95", "p99")]
+    for name in STAGES:
+        sa, sb = a.get("stages", {}).get(name, {}), b.get("stages", {}).get(name, {})
+        rows += [(f"{name} {k}", sa.get(k), sb.get(k)) for k in ("p50", "p95")]
+    return rows
+
+
+def format_compare(a: dict, b: dict, labels: list[str] = ("A", "B")) -> str:
+    """Two stats side by side with the ratio B/A (ms rows: below 1 means B is faster)."""
+    la, lb = (l[:14] for l in labels)
+    lines = [f"{'':<24}{la:>14}{lb:>14}{'B/A':>8}"]
+    for name, va, vb in compare_rows(a, b):
+        ratio = f"{vb / va:8.2f}" if va and vb is not None else f"{'-':>8}"
+        lines.append(f"{name:<24}{_fmt(va, 14)}{_fmt(vb, 14)}{ratio}")
+    return "\n".join(lines)
