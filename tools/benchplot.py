@@ -73,7 +73,7 @@ def plot_bench(series: dict, results: dict, path: Path, title: str = "") -> Path
     ax_t.set_xlabel("time since first measured capture (s)")
     ax_t.set_ylabel("ms per output frame")
     ax_t.set_ylim(bottom=0)
-    ax_t.legend(loc="upper left", fontsize=7, ncol=5)
+    ax_t.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=7, ncol=6, frameon=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
