@@ -29,7 +29,7 @@ class GeneratorConfig:
 
 CONFIGS: dict[str, GeneratorConfig] = {
     # CPU real time: motion at 128 px, half-width network, portrait side cached.
-    "lite": GeneratorConfig("lite", image_size=256, motion_size=128, block_expansion=32, max_features=512,
+    "lite": GeneratorConfig("lite", image_size=256, motion_size=64, block_expansion=32, max_features=512,
                             dm_block_expansion=32, dm_max_features=512),
     # The dimensions of FOMM's vox-256 (for GPUs).
     "vox256": GeneratorConfig("vox256", image_size=256, motion_size=64),

@@ -1,0 +1,131 @@
+"""ONNX export of the two graphs: eval -> warm forward -> export -> onnx checker -> ONNX Runtime parity.
+
+Exports are cached in the user cache directory, keyed by the config, the weights' SHA-256 and a hash
+of the model code, so a change to either re-exports and nothing stale is ever run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..realtime.errors import ModelError
+from .config import GeneratorConfig
+from .model import build_modules
+from .spec import ModelSpec, graph_specs
+from .template import example_motion
+
+PARITY_ATOL = 1e-4
+_CODE_FILES = ("prior.py", "model.py", "layout.py", "config.py", "spec.py", "export.py", "weights.py")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("MIMICAM_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "mimicam")
+    return Path(base)
+
+
+def code_hash() -> str:
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in _CODE_FILES:
+        p = here / name
+        if p.exists():
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def example_inputs(cfg: GeneratorConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    """Plausible inputs: a textured portrait crop and template keypoints moved a little."""
+    rng = np.random.default_rng(seed)
+    s = cfg.image_size
+    source = rng.random((1, 3, s, s), dtype=np.float32)
+    kp_s, jac_s = example_motion(cfg, rng, jitter=0.0)
+    kp_d, jac_d = example_motion(cfg, rng, jitter=0.03)
+    return {"source": source, "kp_source_in": kp_s, "jac_source_in": jac_s, "kp_driving": kp_d, "jac_driving": jac_d}
+
+
+def _export_one(module: torch.nn.Module, args: tuple[torch.Tensor, ...], spec: ModelSpec, path: Path) -> None:
+    with torch.no_grad():
+        module(*args)  # warm forward
+        torch.onnx.export(module, args, str(path), input_names=list(spec.input_names),
+                          output_names=list(spec.output_names), opset_version=spec.opset, dynamo=False)
+
+
+def _check(path: Path, spec: ModelSpec) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    names_in = tuple(i.name for i in model.graph.input)
+    names_out = tuple(o.name for o in model.graph.output)
+    if names_in != spec.input_names or names_out != spec.output_names:
+        raise ModelError(f"exported {spec.graph} has inputs {names_in} / outputs {names_out}, expected "
+                         f"{spec.input_names} / {spec.output_names}")
+
+
+def _parity(path: Path, spec: ModelSpec, feeds: dict[str, np.ndarray], expected: tuple[np.ndarray, ...]) -> float:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(list(spec.output_names), {n: feeds[n] for n in spec.input_names})
+    diff = max(float(np.abs(g - e).max()) for g, e in zip(got, expected))
+    if not diff <= PARITY_ATOL:
+        raise ModelError(f"ONNX Runtime output of {spec.graph} differs from torch by {diff:.2e} "
+                         f"(expected <= {PARITY_ATOL:.0e})")
+    return diff
+
+
+def export_onnx(cfg: GeneratorConfig, weights: Path | None = None, out_dir: Path | None = None,
+                modules: tuple[torch.nn.Module, torch.nn.Module] | None = None) -> tuple[Path, Path]:
+    """Export (or reuse the cached export of) both graphs. Returns (source_encoder, frame_generator)."""
+    from .weights import load_weights, weights_digest
+
+    key = hashlib.sha256(f"{cfg}|{weights_digest(weights)}|{code_hash()}".encode()).hexdigest()[:16]
+    out = Path(out_dir) if out_dir else cache_dir() / "onnx" / f"{cfg.name}-{key}"
+    enc_path, gen_path = out / "source_encoder.onnx", out / "frame_generator.onnx"
+    meta_path = out / "export.json"
+    if modules is None and enc_path.exists() and gen_path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("key") == key and meta.get("sha256") == [_sha256(enc_path), _sha256(gen_path)]:
+            return enc_path, gen_path
+    enc, gen = modules or build_modules(cfg)
+    if modules is None and weights is not None:
+        load_weights((enc, gen), cfg, weights)
+    enc.eval(), gen.eval()
+    enc_spec, gen_spec = graph_specs(cfg)
+    feeds = example_inputs(cfg)
+    t = {k: torch.from_numpy(v) for k, v in feeds.items()}
+    out.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        cache = enc(*(t[n] for n in enc_spec.input_names))
+        feeds.update({s.name: c.numpy() for s, c in zip(enc_spec.outputs, cache)})
+        produced = gen(*(torch.from_numpy(feeds[n]) for n in gen_spec.input_names))
+    with tempfile.TemporaryDirectory(dir=out) as tmp:  # write next to the target, then move: no partial files
+        for module, spec, final, args, expected in (
+            (enc, enc_spec, enc_path, tuple(t[n] for n in enc_spec.input_names), tuple(c.numpy() for c in cache)),
+            (gen, gen_spec, gen_path, tuple(torch.from_numpy(feeds[n]) for n in gen_spec.input_names),
+             tuple(p.numpy() for p in produced)),
+        ):
+            tmp_path = Path(tmp) / final.name
+            _export_one(module, args, spec, tmp_path)
+            _check(tmp_path, spec)
+            _parity(tmp_path, spec, feeds, expected)
+            os.replace(tmp_path, final)
+    meta_path.write_text(json.dumps({"key": key, "config": cfg.name, "opset": enc_spec.opset,
+                                     "weights": weights_digest(weights), "code": code_hash(),
+                                     "sha256": [_sha256(enc_path), _sha256(gen_path)]}, indent=2))
+    return enc_path, gen_path
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
