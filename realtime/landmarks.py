@@ -1,0 +1,172 @@
+"""MediaPipe FaceLandmarker (Tasks API): 478 landmarks, 52 blendshapes and head pose.
+
+``LandmarkStage`` runs in VIDEO mode on the driving frames (monotonic timestamps from the capture clock).
+``find_portrait_face`` analyses a portrait once, in IMAGE mode, and looks harder when the faces are small
+(upscaled overlapping tiles), returning the largest face and what it found.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .assets import landmarker_model
+from .errors import NoFaceError
+from .types import Landmarks
+
+
+def _mp():
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    return mp, BaseOptions, vision
+
+
+def _create(video: bool, num_faces: int, min_conf: float = 0.5):
+    mp, BaseOptions, vision = _mp()
+    opts = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_buffer=landmarker_model()),
+        running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+        num_faces=num_faces, min_face_detection_confidence=min_conf, min_face_presence_confidence=min_conf,
+        min_tracking_confidence=0.5, output_face_blendshapes=True, output_facial_transformation_matrixes=True)
+    return vision.FaceLandmarker.create_from_options(opts)
+
+
+def _to_landmarks(result, i: int, w: int, h: int, offset=(0.0, 0.0), scale: float = 1.0) -> Landmarks:
+    pts = np.array([(p.x, p.y, p.z) for p in result.face_landmarks[i]], dtype=np.float32)
+    pts[:, 0] = pts[:, 0] * w / scale + offset[0]
+    pts[:, 1] = pts[:, 1] * h / scale + offset[1]
+    pts[:, 2] = pts[:, 2] * w / scale
+    bs = pose = None
+    if result.face_blendshapes:
+        bs = np.array([c.score for c in result.face_blendshapes[i]], dtype=np.float32)
+    if result.facial_transformation_matrixes:
+        pose = np.asarray(result.facial_transformation_matrixes[i], dtype=np.float32)
+    return Landmarks(points=pts, image_size=(int(round(w / scale)), int(round(h / scale))), blendshapes=bs, pose=pose)
+
+
+def _mp_image(bgr: np.ndarray):
+    mp, _, _ = _mp()
+    return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+
+
+class LandmarkStage:
+    """Driving-frame landmarks. ``detect(image, t_ns)`` -> Landmarks or None (no face)."""
+
+    def __init__(self) -> None:
+        self._lm = None
+        self._last_ms = -1
+
+    def open(self) -> "LandmarkStage":
+        if self._lm is None:
+            self._lm = _create(video=True, num_faces=1)
+            self._last_ms = -1
+        return self
+
+    def close(self) -> None:
+        if self._lm is not None:
+            self._lm.close()
+            self._lm = None
+
+    def __enter__(self) -> "LandmarkStage":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def detect(self, image: np.ndarray, t_ns: int) -> Landmarks | None:
+        ms = max(t_ns // 1_000_000, self._last_ms + 1)  # MediaPipe needs strictly increasing timestamps
+        self._last_ms = ms
+        result = self._lm.detect_for_video(_mp_image(image), int(ms))
+        if not result.face_landmarks:
+            return None
+        h, w = image.shape[:2]
+        return _to_landmarks(result, 0, w, h)
+
+
+@dataclass(frozen=True)
+class PortraitFace:
+    landmarks: Landmarks
+    faces_found: int
+    method: str  # "whole image" | "upscaled tiles"
+
+    @property
+    def note(self) -> str | None:
+        if self.faces_found > 1:
+            return f"{self.faces_found} faces found ({self.method}); animating the largest"
+        if self.method != "whole image":
+            return f"face found with {self.method}"
+        return None
+
+
+def _area(lm: Landmarks) -> float:
+    x0, y0, x1, y1 = lm.box()
+    return (x1 - x0) * (y1 - y0)
+
+
+def _dedupe(faces: list[Landmarks]) -> list[Landmarks]:
+    kept: list[Landmarks] = []
+    for f in sorted(faces, key=_area, reverse=True):
+        c = f.xy.mean(0)
+        if all(np.linalg.norm(c - k.xy.mean(0)) > 0.3 * np.sqrt(_area(k)) for k in kept):
+            kept.append(f)
+    return kept
+
+
+def _tiles(w: int, h: int, n: int) -> list[tuple[int, int, int, int]]:
+    tw, th = int(w / n * 1.5), int(h / n * 1.5)  # 50% overlap
+    xs = np.linspace(0, max(w - tw, 0), n).astype(int)
+    ys = np.linspace(0, max(h - th, 0), n).astype(int)
+    return [(x, y, min(x + tw, w), min(y + th, h)) for y in ys for x in xs]
+
+
+def _detect_all(lm, image: np.ndarray, offset=(0, 0), scale: float = 1.0) -> list[Landmarks]:
+    h, w = image.shape[:2]
+    res = lm.detect(_mp_image(image))
+    return [_to_landmarks(res, i, w, h, offset, scale) for i in range(len(res.face_landmarks))]
+
+
+def find_portrait_face(image: np.ndarray, name: str = "portrait") -> PortraitFace:
+    """Largest face of a portrait. Looks at the whole image, then at upscaled overlapping tiles."""
+    lm = _create(video=False, num_faces=8, min_conf=0.4)
+    try:
+        faces = _detect_all(lm, image)
+        method = "whole image"
+        if not faces:
+            method = "upscaled tiles"
+            h, w = image.shape[:2]
+            for n in (2, 3):
+                for x0, y0, x1, y1 in _tiles(w, h, n):
+                    tile = image[y0:y1, x0:x1]
+                    scale = 640.0 / max(tile.shape[:2])
+                    if scale > 1.0:
+                        tile = cv2.resize(tile, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+                    else:
+                        scale = 1.0
+                    faces += _detect_all(lm, tile, (x0, y0), scale)
+                faces = _dedupe(faces)
+                if faces:
+                    break
+        if not faces:
+            raise NoFaceError(f"no face found in {name}",
+                              "use a photo where one face is clearly visible, frontal, at least ~64 px tall")
+        faces = _dedupe(faces)
+        best = faces[0]
+        if method != "whole image":  # refine the chosen face on an upscaled crop around it
+            x0, y0, x1, y1 = best.box()
+            side = 1.8 * max(x1 - x0, y1 - y0)
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            bx0, by0 = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
+            crop = image[by0:int(cy + side / 2), bx0:int(cx + side / 2)]
+            scale = 512.0 / max(crop.shape[:2])
+            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+            refined = _detect_all(lm, crop, (bx0, by0), scale)
+            if refined:
+                pts = refined[0].points
+                best = Landmarks(pts, (image.shape[1], image.shape[0]), refined[0].blendshapes, refined[0].pose)
+        return PortraitFace(best, len(faces), method)
+    finally:
+        lm.close()

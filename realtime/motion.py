@@ -1,0 +1,162 @@
+"""Motion (pure numpy): landmarks -> K keypoints with 2x2 Jacobians -> motion relative to a calibration
+frame, transferred onto the portrait's keypoints (FOMM's relative mode with scale adaptation) -> causal
+One-Euro filtering. When the driver's face is lost the portrait holds its last pose and eases back to
+neutral."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engines.layout import KEYPOINTS, NUM_KP
+from ..engines.template import face_template
+from .filters import OneEuro
+from .types import Landmarks, Motion
+
+SHRINK = 0.15  # ridge toward the head Jacobian, as a share of each neighbourhood's spread
+
+
+class KeypointFitter:
+    """Least-squares affine fit of each keypoint's landmark neighbourhood to the face template.
+    Everything that depends only on the template is precomputed; ``fit`` is a few vectorised einsums."""
+
+    def __init__(self) -> None:
+        t = face_template().astype(np.float64)
+        n = max(len(k.landmarks) for k in KEYPOINTS)
+        self.idx = np.zeros((NUM_KP, n), np.int64)
+        self.w = np.zeros((NUM_KP, n), np.float64)
+        for i, k in enumerate(KEYPOINTS):
+            self.idx[i, : len(k.landmarks)] = k.landmarks
+            self.w[i, : len(k.landmarks)] = 1.0 / len(k.landmarks)
+        q = t[self.idx]  # (K,N,2)
+        self.qc = (q - (self.w[..., None] * q).sum(1, keepdims=True)) * (self.w[..., None] > 0)
+        cov = np.einsum("kn,kni,knj->kij", self.w, self.qc, self.qc)
+        self.lam = SHRINK * np.trace(cov, axis1=1, axis2=2) / 2
+        self.lam[0] = 0.0  # the head is fitted freely
+        self.ginv = np.linalg.inv(cov + self.lam[:, None, None] * np.eye(2))
+
+    def fit(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """xy: (478, 2) landmarks in any frame -> kp (K,2), jac (K,2,2) in that frame."""
+        p = xy.astype(np.float64)[self.idx]  # (K,N,2)
+        kp = (self.w[..., None] * p).sum(1)
+        pc = p - kp[:, None]
+        cross = np.einsum("kn,kni,knj->kij", self.w, pc, self.qc)
+        head = cross[0] @ self.ginv[0]
+        jac = np.einsum("kij,kjl->kil", cross + self.lam[:, None, None] * head, self.ginv)
+        jac[0] = head
+        return kp.astype(np.float32), jac.astype(np.float32)
+
+
+def head_scale(jac: np.ndarray) -> float:
+    """Linear scale of the head Jacobian (template units -> frame units)."""
+    return math.sqrt(abs(float(np.linalg.det(jac[0].astype(np.float64)))))
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """Square box around a face: x0, y0 (top-left, pixels, may lie outside the image) and side."""
+
+    x0: float
+    y0: float
+    side: float
+
+    @staticmethod
+    def around(kp0: np.ndarray, jac0: np.ndarray, scale: float = 2.3, lift: float = 0.2) -> "CropBox":
+        """Box ``scale`` face-heights wide, centred ``lift`` face-heights above the face centre along the
+        head's own up direction (head + hair + a margin for motion). kp0/jac0: head keypoint in pixels."""
+        face_h = 2.0 * head_scale(jac0[None])
+        up = jac0.astype(np.float64) @ np.array([0.0, -1.0])
+        up /= max(float(np.linalg.norm(up)), 1e-9)
+        cx, cy = kp0 + up * lift * face_h
+        side = scale * face_h
+        return CropBox(float(cx - side / 2), float(cy - side / 2), float(side))
+
+    def to_norm(self, xy: np.ndarray) -> np.ndarray:
+        """Pixels -> the crop's normalised coordinates ([-1, 1], align_corners=False)."""
+        return ((xy - np.array([self.x0, self.y0], np.float32)) / self.side * 2.0 - 1.0).astype(np.float32)
+
+    def jac_to_norm(self, jac: np.ndarray) -> np.ndarray:
+        return (jac * (2.0 / self.side)).astype(np.float32)
+
+
+class MotionTransfer:
+    """Driving landmarks -> portrait motion. Stateful per driving session (calibration, filter, hold)."""
+
+    def __init__(self, source: Motion, calibrate: str = "steady", steady_frames: int = 5,
+                 steady_tol: float = 0.012, max_wait: int = 45, ease_s: float = 0.6,
+                 min_cutoff: float = 1.5, beta: float = 4.0) -> None:
+        if calibrate not in ("first", "steady"):
+            raise ValueError(f"calibrate: expected 'first' or 'steady', got {calibrate!r}")
+        self.source = source
+        self.mode, self.steady_frames, self.steady_tol, self.max_wait = calibrate, steady_frames, steady_tol, max_wait
+        self.ease_s = ease_s
+        self.fitter = KeypointFitter()
+        self.filter = OneEuro(NUM_KP * 6, min_cutoff=min_cutoff, beta=beta)
+        self._src_flat = np.concatenate([source.kp.ravel(), source.jac.ravel()]).astype(np.float64)
+        self._cur = self._src_flat.copy()
+        self._history: list[np.ndarray] = []
+        self._seen = 0
+        self._ref: tuple[np.ndarray, np.ndarray, float] | None = None  # driver kp0, inv(jac0), scale
+        self._t_last: float | None = None
+
+    @property
+    def calibrated(self) -> bool:
+        return self._ref is not None
+
+    def recalibrate(self) -> None:
+        """Forget the calibration; the next steady frames (or the next frame, in 'first' mode) set it."""
+        self._ref = None
+        self._history.clear()
+        self._seen = 0
+        self.filter.reset()
+
+    def _try_calibrate(self, kp: np.ndarray, jac: np.ndarray) -> None:
+        self._seen += 1
+        self._history.append(kp.ravel() / head_scale(jac))  # steadiness in face-size units
+        self._history = self._history[-self.steady_frames:]
+        steady = len(self._history) == self.steady_frames and float(
+            np.ptp(np.stack(self._history), axis=0).max()) < self.steady_tol
+        if self.mode == "first" or steady or self._seen >= self.max_wait:
+            s = head_scale(self.source.jac) / head_scale(jac)  # FOMM's scale adaptation
+            self._ref = (kp, np.linalg.inv(jac.astype(np.float64)).astype(np.float32), s)
+
+    def update(self, lm: Landmarks | None, t_s: float) -> Motion:
+        """One driving frame (or None: no face) at time t_s -> the portrait's motion for this frame."""
+        dt = 0.0 if self._t_last is None else max(t_s - self._t_last, 0.0)
+        self._t_last = t_s
+        if lm is not None:
+            kp, jac = self.fitter.fit(lm.xy)  # driver pixels
+            if self._ref is None:
+                self._try_calibrate(kp, jac)
+            if self._ref is not None:
+                kp0, jac0_inv, s = self._ref
+                new_kp = self.source.kp + (kp - kp0) * s
+                new_jac = np.einsum("kij,kjl,klm->kim", jac, jac0_inv, self.source.jac)
+                target = np.concatenate([new_kp.ravel(), new_jac.ravel()])
+                self._cur[:] = self.filter(target, t_s)
+                return self._motion(self._cur)
+        # no face (or not calibrated yet): hold the last pose and ease back to neutral
+        a = 1.0 - math.exp(-dt / self.ease_s) if dt > 0 else 0.0
+        self._cur += a * (self._src_flat - self._cur)
+        if lm is None:
+            self.filter.reset()
+        return self._motion(self._cur)
+
+    def _motion(self, flat: np.ndarray) -> Motion:
+        k = NUM_KP
+        kp = flat[: k * 2].reshape(k, 2).astype(np.float32)
+        jac = _clamp_jacobians(flat[k * 2:].reshape(k, 2, 2), self.source.jac)
+        return Motion(kp, jac)
+
+
+def _clamp_jacobians(jac: np.ndarray, ref: np.ndarray, lo: float = 0.25, hi: float = 3.0) -> np.ndarray:
+    """Keep each Jacobian's singular values within [lo, hi] times the portrait's (no folds, no blow-ups)."""
+    u, s, vt = np.linalg.svd(jac.astype(np.float64))
+    s_ref = np.sqrt(np.abs(np.linalg.det(ref.astype(np.float64))))[:, None]
+    s = np.clip(s, lo * s_ref, hi * s_ref)
+    det_sign = np.sign(np.linalg.det(jac.astype(np.float64)))
+    out = np.einsum("kij,kj,kjl->kil", u, s, vt)
+    flip = det_sign < 0  # a mirrored Jacobian would fold the image: use the portrait's instead
+    out[flip] = ref[flip]
+    return out.astype(np.float32)

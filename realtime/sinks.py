@@ -1,0 +1,200 @@
+"""Where output frames go: a virtual camera (pyvirtualcam), a preview window, a video file, or nowhere.
+
+Sinks are stages (open/close, context managers) that take one frame at a time. Errors say how to fix
+the problem on this OS. The file sink writes to a temporary file that replaces the target only when it
+is closed after success, so no partial output is ever left where the user asked for the file."""
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DisplayError, InputError, VirtualCameraError
+
+
+class Sink:
+    name = "null"
+
+    def __init__(self, width: int, height: int, fps: float) -> None:
+        self.width, self.height, self.fps = width, height, fps
+
+    def open(self) -> "Sink":
+        return self
+
+    def write(self, image: np.ndarray) -> None:
+        pass
+
+    def poll_key(self) -> str | None:
+        """A hotkey pressed in the sink's window ("quit", "recalibrate", "next"), if any."""
+        return None
+
+    def close(self, ok: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> "Sink":
+        return self.open()
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        self.close(ok=exc_type is None)
+
+
+NullSink = Sink
+
+
+class FileSink(Sink):
+    """H.264 (yuv420p) MP4 through PyAV; every frame is kept (no drops)."""
+
+    name = "file"
+
+    def __init__(self, width: int, height: int, fps: float, path: str | Path, bitrate: int | None = None) -> None:
+        super().__init__(width - width % 2, height - height % 2, fps)
+        self.path, self.bitrate = Path(path), bitrate
+        self._container = self._stream = self._tmp = None
+
+    def open(self) -> "FileSink":
+        import av
+
+        parent = self.path.parent if str(self.path.parent) else Path(".")
+        if not parent.is_dir():
+            raise InputError(f"output folder {parent} does not exist", "create it or choose another --out")
+        fd, tmp = tempfile.mkstemp(prefix=".mimicam-", suffix=self.path.suffix or ".mp4", dir=parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        fmt = None if self.path.suffix else "mp4"
+        self._container = av.open(str(self._tmp), mode="w", format=fmt)
+        rate = Fraction(self.fps).limit_denominator(1001)
+        self._stream = self._container.add_stream("libx264", rate=rate)
+        self._stream.width, self._stream.height, self._stream.pix_fmt = self.width, self.height, "yuv420p"
+        self._stream.options = {"preset": "veryfast", "crf": "20"}
+        if self.bitrate:
+            self._stream.bit_rate = self.bitrate
+        return self
+
+    def write(self, image: np.ndarray) -> None:
+        import av
+
+        frame = av.VideoFrame.from_ndarray(image[: self.height, : self.width], format="bgr24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self, ok: bool = True) -> None:
+        if self._container is None:
+            return
+        try:
+            if ok:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+            self._container.close()
+        finally:
+            self._container = None
+            if ok:
+                os.replace(self._tmp, self.path)
+            else:
+                self._tmp.unlink(missing_ok=True)
+
+
+def display_available() -> bool:
+    if platform.system() in ("Windows", "Darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class WindowSink(Sink):
+    """OpenCV preview window. Hotkeys: q / Esc quit, c recalibrate, n next portrait."""
+
+    name = "window"
+    KEYS = {ord("q"): "quit", 27: "quit", ord("c"): "recalibrate", ord("n"): "next"}
+
+    def open(self) -> "WindowSink":
+        if not display_available():  # OpenCV's GUI aborts the whole process without a display: check first
+            raise DisplayError("no display for the preview window", "use --output vcam, file:PATH or null, "
+                               "or run it in a desktop session")
+        import cv2
+
+        cv2.namedWindow("mimicam", cv2.WINDOW_NORMAL)
+        self._key: str | None = None
+        return self
+
+    def write(self, image: np.ndarray) -> None:
+        import cv2
+
+        cv2.imshow("mimicam", image)
+        k = cv2.waitKey(1) & 0xFF
+        if k in self.KEYS:
+            self._key = self.KEYS[k]
+        elif cv2.getWindowProperty("mimicam", cv2.WND_PROP_VISIBLE) < 1:
+            self._key = "quit"
+
+    def poll_key(self) -> str | None:
+        key, self._key = self._key, None
+        return key
+
+    def close(self, ok: bool = True) -> None:
+        import cv2
+
+        cv2.destroyAllWindows()
+
+
+def vcam_install_hint(system: str | None = None) -> str:
+    system = system or platform.system()
+    if system == "Linux":
+        return ("install and load v4l2loopback: sudo apt install v4l2loopback-dkms && sudo modprobe v4l2loopback "
+                "devices=1 exclusive_caps=1 card_label=mimicam (and add your user to the 'video' group)")
+    if system == "Windows":
+        return "install OBS Studio 26+ and start its Virtual Camera once (then stop it) so the driver is registered"
+    if system == "Darwin":
+        return "install OBS Studio 30+ and start its Virtual Camera once, allowing the system extension"
+    return "no virtual camera is supported on this OS; use --output file:PATH"
+
+
+class VirtualCameraSink(Sink):
+    """The virtual camera that Zoom, Meet and OBS see, through pyvirtualcam's backends."""
+
+    name = "vcam"
+
+    def __init__(self, width: int, height: int, fps: float, device: str | None = None, backend: str | None = None,
+                 camera_factory=None) -> None:
+        super().__init__(width, height, fps)
+        self.device, self.backend = device, backend
+        self._factory = camera_factory
+        self._cam = None
+
+    def open(self) -> "VirtualCameraSink":
+        try:
+            import pyvirtualcam
+        except ImportError:
+            raise VirtualCameraError("pyvirtualcam is not installed", "pip install pyvirtualcam") from None
+        factory = self._factory or pyvirtualcam.Camera
+        try:
+            self._cam = factory(width=self.width, height=self.height, fps=self.fps,
+                                fmt=pyvirtualcam.PixelFormat.BGR, device=self.device, backend=self.backend)
+        except (RuntimeError, OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise VirtualCameraError(f"no virtual camera could be opened ({first})", vcam_install_hint()) from None
+        self.device_name = getattr(self._cam, "device", None)
+        return self
+
+    def write(self, image: np.ndarray) -> None:
+        self._cam.send(image)
+
+    def close(self, ok: bool = True) -> None:
+        if self._cam is not None:
+            self._cam.close()
+            self._cam = None
+
+
+def make_sink(spec: str, width: int, height: int, fps: float) -> Sink:
+    """``null`` | ``window`` | ``vcam`` | ``file:PATH``."""
+    if spec == "null":
+        return NullSink(width, height, fps)
+    if spec == "window":
+        return WindowSink(width, height, fps)
+    if spec == "vcam":
+        return VirtualCameraSink(width, height, fps)
+    if spec.startswith("file:") and len(spec) > 5:
+        return FileSink(width, height, fps, spec[5:])
+    raise InputError(f"unknown output {spec!r}", "use vcam, window, file:PATH or null")
