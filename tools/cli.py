@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ logging quiet
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # probing a missing camera is reported by us, not OpenCV
+    os.environ.setdefault("OPENCV_VIDEOIO_PRIORITY_OBSENSOR", "0")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -1,0 +1,43 @@
+"""`mimicam live`: webcam (or a video replayed as one) -> animated portrait -> virtual camera / window /
+file / nowhere. Hotkeys in the preview window: q quit, c recalibrate, n next portrait."""
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+
+from .common import add_model_args, format_summary
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("live", help="webcam -> animated portrait -> virtual camera")
+    p.add_argument("--source", required=True, type=Path, nargs="+", help="portrait image(s); 'n' cycles them")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
+    src.add_argument("--video", type=Path, help="a video file replayed at its own rate as the camera")
+    p.add_argument("--output", default="vcam", help="vcam | window | file:PATH | null (default vcam)")
+    p.add_argument("--frames", type=int, help="stop after N frames")
+    add_model_args(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..realtime.pipeline import Pipeline, PipelineOptions
+
+    options = PipelineOptions(portrait=args.source[0], more_portraits=tuple(args.source[1:]),
+                              driving=args.video if args.video else args.camera, output=args.output,
+                              backend=args.backend, config=args.config, weights=args.weights, realtime=True,
+                              max_frames=args.frames)
+    with Pipeline(options) as pipe:
+        signal.signal(signal.SIGTERM, lambda *_: pipe.stop())
+        where = getattr(pipe.sink, "device_name", None) or args.output
+        print(f"mimicam live: sending to {where}; Ctrl-C to stop" + (" (window: q quit, c recalibrate, "
+              "n next portrait)" if args.output == "window" else ""))
+        try:
+            summary = pipe.run()
+        except KeyboardInterrupt:
+            pipe.stop()
+            summary = pipe.recorder.summary()
+    print(format_summary(summary))
+    return 0
