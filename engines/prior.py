@@ -28,6 +28,8 @@ from .layout import KP_INDEX, SIGMAS
 
 EPS = 1e-6
 TEETH_BGR = (0.80, 0.84, 0.86)
+BG_REFLECT_MARGIN = 2.5  # uncovered background is reflected from this many edge widths outside the old head
+BG_UNCOVER_GAIN = 2.0  # how fast the reflection takes over as the old head is uncovered
 
 
 def inv2x2(m: torch.Tensor) -> torch.Tensor:
@@ -60,23 +62,46 @@ class FirstOrderPrior(nn.Module):
         self.cfg = cfg
         self.register_buffer("grid_m", make_grid(cfg.motion_size), persistent=False)
         self.register_buffer("grid_s", make_grid(cfg.image_size), persistent=False)
+        # the mouth is small: its shading is computed at twice the motion size
+        self.register_buffer("grid_mouth", make_grid(min(cfg.image_size, 2 * cfg.motion_size)), persistent=False)
         self.register_buffer("sigmas", torch.from_numpy(SIGMAS[1:].copy()), persistent=False)
         self.register_buffer("teeth", torch.tensor(TEETH_BGR).view(1, 3, 1, 1), persistent=False)
         self.i_ui, self.i_li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
         self.i_rc, self.i_lc = KP_INDEX["r_mouth_corner"], KP_INDEX["l_mouth_corner"]
 
     # --- region of the head, in the head's template frame -------------------------------------
-    def _head_radius(self, p: torch.Tensor, kp0: torch.Tensor, jinv0: torch.Tensor) -> torch.Tensor:
-        """Elliptic 'radius' of points p (B,H,W,2) in the head template frame (1 = head edge)."""
-        d = p - kp0[:, None, None, :]
-        u = torch.einsum("bij,bhwj->bhwi", jinv0, d)
+    def _head_frame(self, p: torch.Tensor, kp0: torch.Tensor, jinv0: torch.Tensor) -> torch.Tensor:
+        """Points p (B,H,W,2) in the head's template frame (B,H,W,2)."""
+        return torch.einsum("bij,bhwj->bhwi", jinv0, p - kp0[:, None, None, :])
+
+    def _radius(self, u: torch.Tensor) -> torch.Tensor:
+        """Elliptic 'radius' of template-frame points u (B,H,W,2): 1 on the head edge, egg-shaped."""
         cfg = self.cfg
         half_h = torch.where(u[..., 1] < 0, torch.full_like(u[..., 1], cfg.head_up),
                              torch.full_like(u[..., 1], cfg.head_down))
         return torch.sqrt((u[..., 0] / cfg.head_half_width) ** 2 + (u[..., 1] / half_h) ** 2 + EPS)
 
+    def _head_radius(self, p: torch.Tensor, kp0: torch.Tensor, jinv0: torch.Tensor) -> torch.Tensor:
+        """Elliptic 'radius' of points p (B,H,W,2) in the head template frame (1 = head edge)."""
+        return self._radius(self._head_frame(p, kp0, jinv0))
+
     def _soft(self, r: torch.Tensor, at: float = 1.0, width: float | None = None) -> torch.Tensor:
         return torch.sigmoid((at - r) / (width or self.cfg.head_edge))
+
+    def _uncovered(self, z: torch.Tensor, h_d: torch.Tensor, kp0: torch.Tensor, jac0: torch.Tensor,
+                   jinv0: torch.Tensor) -> torch.Tensor:
+        """Background motion: identity, except where the portrait's own head is no longer covered by the
+        driven head. There the sample is reflected across the portrait's head edge (radially, in the head
+        frame), so the uncovered area continues the background around the head instead of showing a ghost
+        of the old head. Exactly the identity while the head does not move."""
+        u = self._head_frame(z, kp0, jinv0)
+        r = self._radius(u)
+        h_s = self._soft(r)
+        edge = 1.0 + BG_REFLECT_MARGIN * self.cfg.head_edge  # outside the soft edge of the old head
+        scale = (edge + (edge - r).clamp(min=0.0)) / r.clamp(min=0.05)
+        far = kp0[:, None, None, :] + torch.einsum("bij,bhwj->bhwi", jac0, u * scale[..., None])
+        share = torch.clamp(BG_UNCOVER_GAIN * (h_s - h_d), 0.0, 1.0)
+        return z + share[..., None] * (far - z)
 
     # --- motions and their prior weights ---------------------------------------------------------
     def motions(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor
@@ -91,12 +116,9 @@ class FirstOrderPrior(nn.Module):
         # head region in output coordinates: the portrait's head region carried by the head motion
         r_out = self._head_radius(t[:, 0], kp_s[:, 0], jinv0)
         h = self._soft(r_out)
-        # background: where the portrait's own head has been uncovered, sample away from the head
-        # along the head's displacement (exactly the identity while the head does not move)
         zb = z.expand(kp_s.shape[0], -1, -1, -1)
+        bg = self._uncovered(zb, h, kp_s[:, 0], jac_s[:, 0], jinv0)
         r_src = self._head_radius(zb, kp_s[:, 0], jinv0)
-        inside = self._soft(r_src)
-        bg = zb + (1.25 * inside)[..., None] * (zb - t[:, 0])
         # local keypoints take over from the head motion near their driving position
         scale_d = torch.sqrt(torch.abs(jac_d[:, 0, 0, 0] * jac_d[:, 0, 1, 1] - jac_d[:, 0, 0, 1] * jac_d[:, 0, 1, 0]) + EPS)
         sig = self.sigmas[None, :] * scale_d[:, None]  # (B,K-1)
@@ -144,7 +166,7 @@ class FirstOrderPrior(nn.Module):
         width = torch.linalg.vector_norm(across, dim=-1)
         e1 = across / (width[:, None] + EPS)
         e2 = torch.stack([-e1[:, 1], e1[:, 0]], -1)
-        d = self.grid_m - centre[:, None, None, :]  # shading fields at motion size, then upsampled
+        d = self.grid_mouth - centre[:, None, None, :]  # shading fields at low resolution, then upsampled
         u = (d * e1[:, None, None, :]).sum(-1) / (0.42 * width[:, None, None] + EPS)
         v = (d * e2[:, None, None, :]).sum(-1) / (0.5 * gap_d[:, None, None] + 1e-3)
         # v runs from -1 at the upper inner lip to +1 at the lower one

@@ -1,0 +1,54 @@
+"""Shared fixtures: real data from ../shared/data, isolated cache/config dirs, device markers."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MIMICAM_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+DRIVING = DATA / "driving"
+PORTRAITS = DATA / "portraits"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory):
+    """Keep the ONNX export cache and the watermark key out of the user's home during tests."""
+    base = tmp_path_factory.mktemp("mimicam-home")
+    old = {k: os.environ.get(k) for k in ("MIMICAM_CACHE_DIR", "MIMICAM_CONFIG_DIR")}
+    os.environ["MIMICAM_CACHE_DIR"] = os.environ.get("MIMICAM_TEST_CACHE_DIR") or str(base / "cache")
+    os.environ["MIMICAM_CONFIG_DIR"] = str(base / "config")
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"test data {path} not found (expected ../shared/data beside the checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def driving_clip() -> Path:
+    return need(DRIVING / "lp_d9_man_glasses_webcam.mp4")
+
+
+@pytest.fixture(scope="session")
+def portrait_path() -> Path:
+    return need(PORTRAITS / "skimage_astronaut_eileen_collins.png")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu = shutil.which("nvidia-smi") is not None
+    for item in items:
+        if "gpu" in item.keywords and not gpu:
+            item.add_marker(pytest.mark.skip(reason="no NVIDIA GPU on this machine"))
+        if "camera" in item.keywords and not os.path.exists("/dev/video0") and os.name != "nt":
+            item.add_marker(pytest.mark.skip(reason="no camera device"))

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import torch
+
+from mimicam.engines.config import get_config
+from mimicam.engines.export import example_inputs, export_onnx
+from mimicam.engines.layout import KP_INDEX
+from mimicam.engines.model import build_modules
+from mimicam.engines.prior import inv2x2
+from mimicam.engines.runtime_ort import OrtBackend
+from mimicam.engines.runtime_torch import TorchBackend
+
+
+def _run(cfg, src, kp_s, jac_s, kp_d, jac_d):
+    enc, gen = build_modules(cfg)
+    with torch.no_grad():
+        cache = enc(*(torch.from_numpy(a) for a in (src, kp_s, jac_s)))
+        return [t.numpy() for t in gen(*cache, torch.from_numpy(kp_d), torch.from_numpy(jac_d))]
+
+
+def test_inv2x2_matches_numpy():
+    m = torch.tensor([[[2.0, 1.0], [0.5, 3.0]], [[0.3, -0.2], [0.1, 0.9]]])
+    np.testing.assert_allclose(inv2x2(m).numpy(), np.linalg.inv(m.numpy()), rtol=1e-5)
+
+
+def test_identity_motion_reproduces_the_portrait():
+    cfg = get_config("lite")
+    f = example_inputs(cfg)
+    image, mask = _run(cfg, f["source"], f["kp_source_in"], f["jac_source_in"], f["kp_source_in"], f["jac_source_in"])
+    assert np.abs(image - f["source"]).max() < 1e-4
+
+
+def test_translation_moves_the_head_and_not_the_background():
+    cfg = get_config("lite")
+    f = example_inputs(cfg)
+    import cv2
+
+    smooth = cv2.resize(np.random.default_rng(0).random((32, 32, 3), dtype=np.float32), (256, 256),
+                        interpolation=cv2.INTER_CUBIC).clip(0, 1).transpose(2, 0, 1)[None].copy()
+    f["source"] = smooth
+    shift = np.array([0.1, 0.0], np.float32)  # 0.1 of the half crop = 12.8 px at 256
+    image, mask = _run(cfg, f["source"], f["kp_source_in"], f["jac_source_in"], f["kp_source_in"] + shift,
+                       f["jac_source_in"])
+    s = cfg.image_size
+    c = s // 2
+    # face centre: the output equals the source shifted right by 12.8 px
+    ref = f["source"][0, :, c - 10:c + 10, c - 10 - 13:c + 10 - 13]
+    got = image[0, :, c - 10:c + 10, c - 10:c + 10]
+    assert np.abs(got - ref).mean() < 0.02
+    assert np.abs(got - f["source"][0, :, c - 10:c + 10, c - 10:c + 10]).mean() > 0.05
+    # corners: background untouched, outside the paste mask
+    assert np.abs(image[0, :, :8, :8] - f["source"][0, :, :8, :8]).max() < 1e-4
+    assert mask[0, 0, :8, :8].max() < 0.05 and mask[0, 0, c, c] > 0.95
+
+
+def test_opening_the_mouth_fills_the_interior_dark_not_stretched_lips():
+    cfg = get_config("lite")
+    f = example_inputs(cfg)
+    src = np.full_like(f["source"], 0.8)  # a light, uniform portrait: lips and skin alike
+    kp_d = f["kp_source_in"].copy()
+    lo, up = KP_INDEX["lower_inner_lip"], KP_INDEX["upper_inner_lip"]
+    kp_d[0, lo, 1] += 0.08  # the driver drops the jaw
+    image, _ = _run(cfg, src, f["kp_source_in"], f["jac_source_in"], kp_d, f["jac_source_in"])
+    mid = (kp_d[0, lo] + kp_d[0, up]) / 2
+    x, y = ((mid + 1) / 2 * cfg.image_size).astype(int)
+    assert image[0, :, y, x].mean() < 0.5  # the new mouth interior is dark ...
+    image0, _ = _run(cfg, src, f["kp_source_in"], f["jac_source_in"], f["kp_source_in"], f["jac_source_in"])
+    assert image0[0, :, y, x].mean() > 0.75  # ... where the closed mouth was light
+
+
+@pytest.mark.parametrize("config", ["lite", "vox256"])
+def test_onnx_runtime_matches_torch(config):
+    cfg = get_config(config)
+    export_onnx(cfg)
+    f = example_inputs(cfg, seed=3)
+    outs = []
+    for cls in (OrtBackend, TorchBackend):
+        with cls(cfg) as b:
+            b.set_source(f["source"], f["kp_source_in"], f["jac_source_in"])
+            image, mask = b.generate(f["kp_driving"], f["jac_driving"])
+            outs.append((image.copy(), mask.copy()))
+    assert np.abs(outs[0][0] - outs[1][0]).max() <= 1e-4
+    assert np.abs(outs[0][1] - outs[1][1]).max() <= 1e-4
+
+
+def test_onnx_graph_rules():
+    import onnx
+
+    enc, gen = export_onnx(get_config("lite"))
+    for path in (enc, gen):
+        m = onnx.load(str(path))
+        assert m.opset_import[0].version >= 17
+        ops = {n.op_type for n in m.graph.node}
+        assert "Inverse" not in ops
+        for n in m.graph.node:
+            if n.op_type == "GridSample":
+                assert all(len(i.type.tensor_type.shape.dim) in (0, 4) for i in m.graph.input if i.name in n.input)
