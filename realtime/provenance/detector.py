@@ -1,0 +1,131 @@
+"""The parallel detector: verifies the mark on the newest output frame, beside the pipeline.
+
+``submit`` copies the frame into a preallocated slot and returns (latest frame wins, drops counted);
+a worker thread folds it into a sliding window and publishes a ``Verdict``. Its verdict drives the
+badge text; it never claims a frame is real.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .verifier import MAC_STATES, MarkVerifier
+
+BADGE = "SYNTHETIC"
+BADGE_VERIFIED = "SYNTHETIC - verified"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    marked: bool
+    mac: str
+    p_value: float
+    session_id: int | None
+    classifier_score: float | None
+    verdicts: int
+
+    def __post_init__(self) -> None:
+        if self.mac not in MAC_STATES:
+            raise ValueError(f"Verdict.mac: expected one of {MAC_STATES}, got {self.mac!r}")
+
+
+NO_VERDICT = Verdict(False, "absent", 1.0, None, None, 0)
+
+
+class DetectorThread:
+    """Stage. ``scales=(1.0,)``: it reads the pipeline's own output, so only phase and shift are searched.
+    ``classifier``: the CNN classifier is not shipped yet, so ``classifier_score`` stays None."""
+
+    def __init__(self, key: bytes, window: int = 30, classifier: bool = True,
+                 scales: tuple[float, ...] = (1.0,), verified_ttl_s: float = 3.0) -> None:
+        self._verifier = MarkVerifier(key, window=window, scales=scales)
+        self.classifier = None          # no weights shipped: advisory score unavailable
+        self.verified_ttl_s = verified_ttl_s
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._slot: np.ndarray | None = None
+        self._spare: np.ndarray | None = None
+        self._slot_index = -1
+        self._pending = False
+        self._submitted = 0
+        self.drops = 0
+        self._verdict = NO_VERDICT
+        self._verified_at: float | None = None
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def open(self) -> "DetectorThread":
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="mimicam-detector", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+
+    def __enter__(self) -> "DetectorThread":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, image: np.ndarray) -> None:
+        """Non-blocking: copy ``image`` (HxWx3 uint8) into the slot; an unread previous frame is dropped."""
+        with self._lock:
+            if self._slot is None or self._slot.shape != image.shape:
+                self._slot = np.empty_like(image)     # allocated once per frame size
+            np.copyto(self._slot, image)
+            if self._pending:
+                self.drops += 1
+            self._pending = True
+            self._slot_index = self._submitted
+            self._submitted += 1
+        self._wake.set()
+
+    @property
+    def verdict(self) -> Verdict:
+        return self._verdict
+
+    def badge_text(self) -> str:
+        at = self._verified_at
+        if at is not None and time.monotonic() - at <= self.verified_ttl_s:
+            return BADGE_VERIFIED
+        return BADGE
+
+    def _take(self) -> tuple[np.ndarray, int] | None:
+        with self._lock:    # swap buffers under the lock; convert outside it
+            if not self._pending or self._slot is None:
+                return None
+            self._pending = False
+            if self._spare is None or self._spare.shape != self._slot.shape:
+                self._spare = np.empty_like(self._slot)
+            self._slot, self._spare = self._spare, self._slot
+            index = self._slot_index
+        return cv2.cvtColor(self._spare, cv2.COLOR_BGR2GRAY), index
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
+            taken = self._take()
+            if taken is None:
+                continue
+            try:
+                self._verifier.feed(*taken)
+                r = self._verifier.result()
+            except Exception as exc:    # never take the pipeline down; the badge stays "SYNTHETIC"
+                self.error = exc
+                continue
+            self._verdict = Verdict(r.marked, r.mac, r.p_value, r.session_id, None, self._verdict.verdicts + 1)
+            if r.marked and r.mac == "valid":
+                self._verified_at = time.monotonic()
