@@ -73,7 +73,8 @@ def latency_stats(ms: np.ndarray) -> dict:
 
 class MetricsRecorder:
     """Collects ``FrameRecord``s into preallocated arrays. ``add`` is called from one thread (the
-    pipeline's); ``count_drop`` may be called from any thread."""
+    pipeline's); ``count_drop`` may be called from any thread. (No ``__len__``: an empty recorder is
+    still truthy, so ``recorder or MetricsRecorder()`` keeps the caller's.)"""
 
     def __init__(self, capacity: int = 200_000) -> None:
         if capacity < 1:
@@ -94,7 +95,9 @@ class MetricsRecorder:
         self._drop_codes: dict[str, int] = {}
         self._n_drop_events = 0
 
-    def __len__(self) -> int:
+    @property
+    def count(self) -> int:
+        """Records ever added (a run longer than ``capacity`` keeps only the newest)."""
         return self._n
 
     def add(self, rec: FrameRecord) -> None:

@@ -135,10 +135,16 @@ def run_bench(scenario: dict) -> dict:
     recorder = MetricsRecorder()
     with ResourceSampler() as sampler, Pipeline(options, recorder) as pipe:
         t0 = time.perf_counter()
-        pipe.run()
+        own = pipe.run()
         wall_s = time.perf_counter() - t0
         device = device_time(pipe)
-    return make_document(s, recorder, machine, sampler.summary(), wall_s, device)
+    if recorder.count <= s["warmup"]:
+        raise InputError(f"no frames measured: the run gave {recorder.count} frames, all inside the warm-up "
+                         f"of {s['warmup']}", "use a longer clip, --frames or a smaller --warmup")
+    doc = make_document(s, recorder, machine, sampler.summary(), wall_s, device)
+    doc["results"]["errors"] = own.get("errors", {})
+    doc["results"]["notes"] = own.get("notes", [])
+    return doc
 
 
 def make_document(scenario: dict, recorder: MetricsRecorder, machine: dict, resources: dict,
@@ -151,6 +157,7 @@ def make_document(scenario: dict, recorder: MetricsRecorder, machine: dict, reso
     if device is not None:
         results["device_time_ms"] = device
     series = bench_series(recorder, warmup)
+    results["skipped_source_frames"] = sum(n for _, n in series["skipped"])
     if scenario["glass"]:
         results["glass_to_glass"], series["glass_to_glass_ms"] = glass_readback(
             Path(scenario["sink"][5:]), recorder, warmup)
@@ -181,7 +188,7 @@ def glass_readback(video: Path, recorder: MetricsRecorder, warmup: int) -> tuple
     from ..realtime.stamp import read_counter
 
     f = recorder.frames(0)
-    if len(recorder) != f["index"].size:
+    if recorder.count != f["index"].size:
         raise InputError("glass-to-glass readback needs every frame record", "run fewer frames")
     captured = dict(zip(f["source_index"].tolist(), f["t_capture_ns"].tolist()))
     cap = cv2.VideoCapture(str(video))
@@ -223,7 +230,9 @@ def format_table(doc: dict) -> str:
              + ", ".join(f"{k} {v[k]}" for k in ("python", "numpy", "onnxruntime", "torch", "mediapipe", "opencv")
                          if v.get(k)),
              f"frames {r['frames']} measured, {r['warmup']} warm-up excluded; output {_fmt(r['fps'], 0)} fps; "
-             f"dropped {r['dropped']['total']}{f' ({drops})' if drops else ''}; kinds "
+             f"dropped {r['dropped']['total']}{f' ({drops})' if drops else ''}"
+             + (f", driving frames skipped after warm-up {r['skipped_source_frames']}" if "skipped_source_frames" in r
+                else "") + "; kinds "
              + ", ".join(f"{k} {n}" for k, n in r["kinds"].items() if n),
              "",
              f"{'ms':<20}" + "".join(f"{k:>8}" for k in STAT_FIELDS)]

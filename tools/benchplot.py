@@ -15,12 +15,16 @@ from ..realtime.metrics import STAGES, MetricsRecorder
 
 def bench_series(recorder: MetricsRecorder, warmup: int) -> dict:
     """Per-frame data of the measured frames as JSON-ready lists, times in seconds from the first
-    measured capture: t_sink_s, capture_to_sink_ms, source_index, stages_ms {name: [...]}, kind, and
-    drops [[t_s, stage, n], ...] after that moment."""
+    measured capture: t_sink_s, capture_to_sink_ms, source_index, stages_ms {name: [...]}, kind,
+    drops [[t_s, stage, n], ...] recorded after that moment, and skipped [[t_s, n], ...]: driving frames
+    that no output frame answers (gaps in source_index), at the sink time of the frame after the gap."""
     f = recorder.frames(warmup)
     if f["index"].size == 0:
-        return {"t_sink_s": [], "capture_to_sink_ms": [], "source_index": [], "stages_ms": {}, "kind": [], "drops": []}
+        return {"t_sink_s": [], "capture_to_sink_ms": [], "source_index": [], "stages_ms": {}, "kind": [],
+                "drops": [], "skipped": []}
     t0 = int(f["t_capture_ns"].min())
+    gaps = np.diff(f["source_index"]) - 1
+    at = np.nonzero(gaps > 0)[0]
     return {
         "t_sink_s": np.round((f["t_sink_ns"] - t0) / 1e9, 6).tolist(),
         "capture_to_sink_ms": np.round((f["t_sink_ns"] - f["t_capture_ns"]) / 1e6, 4).tolist(),
@@ -28,6 +32,7 @@ def bench_series(recorder: MetricsRecorder, warmup: int) -> dict:
         "stages_ms": {s: np.round(f["stages_ns"][:, k] / 1e6, 4).tolist() for k, s in enumerate(STAGES)},
         "kind": f["kind"].tolist(),
         "drops": [[round((t - t0) / 1e9, 6), s, n] for t, s, n in recorder.drop_events() if t >= t0],
+        "skipped": [[round((int(f["t_sink_ns"][k + 1]) - t0) / 1e9, 6), int(gaps[k])] for k in at],
     }
 
 
@@ -54,7 +59,8 @@ def plot_bench(series: dict, results: dict, path: Path, title: str = "") -> Path
             ax_h.axvline(stats[key], color="k", ls=style, lw=1, label=f"{key} {stats[key]:.1f} ms")
     ax_h.set_xlabel("latency (ms)")
     ax_h.set_ylabel("frames")
-    ax_h.legend(loc="upper right", fontsize=8)
+    if ax_h.get_legend_handles_labels()[0]:
+        ax_h.legend(loc="upper right", fontsize=8)
 
     stages = series.get("stages_ms", {})
     if t.size and stages:
@@ -62,7 +68,9 @@ def plot_bench(series: dict, results: dict, path: Path, title: str = "") -> Path
         ax_t.stackplot(t, *[np.asarray(stages[s]) for s in names], labels=names, alpha=0.55)
     if t.size:
         ax_t.plot(t, c2s, color="k", lw=0.8, label="capture to sink")
-    drops = series.get("drops", [])
+    # drop events as recorded, except capture drops, which are shown as the driving frames skipped
+    drops = [d for d in series.get("drops", []) if d[1] != "capture"]
+    drops += [[t_s, "capture (driving frames skipped)", n] for t_s, n in series.get("skipped", [])]
     if drops:
         top = float(c2s.max()) if c2s.size else 1.0
         for k, stage in enumerate(sorted({d[1] for d in drops})):
@@ -73,7 +81,8 @@ def plot_bench(series: dict, results: dict, path: Path, title: str = "") -> Path
     ax_t.set_xlabel("time since first measured capture (s)")
     ax_t.set_ylabel("ms per output frame")
     ax_t.set_ylim(bottom=0)
-    ax_t.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=7, ncol=6, frameon=False)
+    if ax_t.get_legend_handles_labels()[0]:
+        ax_t.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=7, ncol=6, frameon=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -23,14 +23,15 @@ REPO = Path(__file__).resolve().parents[2]
 MS = 1_000_000
 
 
-def _recorder(n, c2s_ms, gen_ms, drops=0):
+def _recorder(n, c2s_ms, gen_ms, drops=0, skip_every=0):
     rec = MetricsRecorder(capacity=1000)
     for i in range(n):
         t = 10_000 * MS + i * 33 * MS
         stages = [0] * len(STAGES)
         stages[STAGES.index("landmarks")] = 4 * MS
         stages[STAGES.index("generator")] = gen_ms * MS
-        rec.add(FrameRecord(i, i, t, t + c2s_ms * MS, tuple(stages), "generated"))
+        source = i + (i // skip_every if skip_every else 0)   # one driving frame skipped every skip_every
+        rec.add(FrameRecord(i, source, t, t + c2s_ms * MS, tuple(stages), "generated"))
     if drops:
         rec.count_drop("capture", drops)
     return rec
@@ -74,7 +75,7 @@ def test_scenario_rejects_bad_arguments(argv, match):
 
 
 def test_document_json_and_table(tmp_path):
-    doc = _doc(_recorder(60, c2s_ms=20, gen_ms=15, drops=3))
+    doc = _doc(_recorder(60, c2s_ms=20, gen_ms=15, drops=3, skip_every=10))
     assert doc["schema"] == "mimicam.bench/1"
     text = json.dumps(doc, allow_nan=False)
     back = json.loads(text)
@@ -87,7 +88,8 @@ def test_document_json_and_table(tmp_path):
     table = bench.format_table(back)
     assert "capture -> sink" in table and all(s in table for s in STAGES)
     assert "stages add up to 19.00 ms = 95.0%" in table
-    assert "dropped 3 (capture 3)" in table
+    assert r["skipped_source_frames"] == 5  # gaps before frames 10, 20, 30, 40, 50
+    assert "dropped 3 (capture 3), driving frames skipped after warm-up 5" in table
 
 
 def test_compare_prints_ratios(tmp_path, capsys):
