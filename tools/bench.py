@@ -138,18 +138,20 @@ def run_bench(scenario: dict) -> dict:
         own = pipe.run()
         wall_s = time.perf_counter() - t0
         device = device_time(pipe)
+        replay_fps = None if isinstance(s["driving"], int) else getattr(pipe, "fps", None)
     if recorder.count <= s["warmup"]:
         raise InputError(f"no frames measured: the run gave {recorder.count} frames, all inside the warm-up "
                          f"of {s['warmup']}", "use a longer clip, --frames or a smaller --warmup")
-    doc = make_document(s, recorder, machine, sampler.summary(), wall_s, device)
+    doc = make_document(s, recorder, machine, sampler.summary(), wall_s, device, replay_fps)
     doc["results"]["errors"] = own.get("errors", {})
     doc["results"]["notes"] = own.get("notes", [])
     return doc
 
 
 def make_document(scenario: dict, recorder: MetricsRecorder, machine: dict, resources: dict,
-                  wall_s: float | None = None, device: dict | None = None) -> dict:
-    """The bench document of a finished run (glass-to-glass read back here when the scenario asks)."""
+                  wall_s: float | None = None, device: dict | None = None, replay_fps: float | None = None) -> dict:
+    """The bench document of a finished run (glass-to-glass read back here when the scenario asks;
+    ``replay_fps``: the rate a clip was replayed at, which anchors glass-to-glass to the replay schedule)."""
     from .benchplot import bench_series
 
     warmup = scenario["warmup"]
@@ -160,7 +162,7 @@ def make_document(scenario: dict, recorder: MetricsRecorder, machine: dict, reso
     results["skipped_source_frames"] = sum(n for _, n in series["skipped"])
     if scenario["glass"]:
         results["glass_to_glass"], series["glass_to_glass_ms"] = glass_readback(
-            Path(scenario["sink"][5:]), recorder, warmup)
+            Path(scenario["sink"][5:]), recorder, warmup, replay_fps)
     return {"schema": SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": machine, "scenario": scenario, "results": results, "resources": resources,
             "series": series}
@@ -177,12 +179,17 @@ def device_time(pipe: object) -> dict | None:
     return dict(dt) if isinstance(dt, dict) else latency_stats(np.asarray(dt, np.float64))
 
 
-def glass_readback(video: Path, recorder: MetricsRecorder, warmup: int) -> tuple[dict, list[float]]:
+def glass_readback(video: Path, recorder: MetricsRecorder, warmup: int,
+                   replay_fps: float | None = None) -> tuple[dict, list[float]]:
     """Decode the file sink's output and read the counter stamped into every frame.
 
-    Output frame k of the file is the k-th record of ``recorder``. Its counter must equal the recorded
-    ``source_index``; glass-to-glass latency is the sink time of frame k minus the capture time of the
-    driving frame whose counter is in its pixels. Returns (report, per-frame glass-to-glass ms)."""
+    Output frame k of the file is the k-th record of ``recorder``; its counter must equal the recorded
+    ``source_index``. Glass-to-glass latency of frame k = its sink time minus the moment driving frame
+    ``counter`` appeared at the input. For a replayed clip that moment is its slot on the replay
+    schedule, ``t0 + counter / replay_fps``, where a real camera would have exposed it whether or not
+    we were ready: it includes decoding and any lateness of the capture thread. ``t0`` is estimated as
+    the smallest ``t_capture - n / fps`` (no frame is captured before its slot). Without a replay rate
+    (a camera), the moment is the capture timestamp. Returns (report, per-frame glass-to-glass ms)."""
     import cv2
 
     from ..realtime.stamp import read_counter
@@ -190,7 +197,13 @@ def glass_readback(video: Path, recorder: MetricsRecorder, warmup: int) -> tuple
     f = recorder.frames(0)
     if recorder.count != f["index"].size:
         raise InputError("glass-to-glass readback needs every frame record", "run fewer frames")
-    captured = dict(zip(f["source_index"].tolist(), f["t_capture_ns"].tolist()))
+    src, t_cap = f["source_index"], f["t_capture_ns"]
+    if replay_fps and (src >= 0).any():
+        real = src >= 0  # source_index -1: a slate sent while no camera frame had arrived
+        t0 = int(np.min(t_cap[real] - np.round(src[real] * 1e9 / replay_fps)))
+        appeared = {int(n): t0 + int(round(n * 1e9 / replay_fps)) for n in src[real]}
+    else:
+        appeared = dict(zip(src.tolist(), t_cap.tolist()))
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
         raise InputError(f"cannot open the file sink's output {video}")
@@ -204,11 +217,12 @@ def glass_readback(video: Path, recorder: MetricsRecorder, warmup: int) -> tuple
     n = min(len(counters), f["index"].size)
     read = [c for c in counters if c is not None]
     matched = sum(1 for k in range(n) if counters[k] == f["source_index"][k])
-    g2g = [(int(f["t_sink_ns"][k]) - captured[counters[k]]) / 1e6 for k in range(warmup, n)
-           if counters[k] is not None and counters[k] in captured]
+    g2g = [(int(f["t_sink_ns"][k]) - appeared[counters[k]]) / 1e6 for k in range(warmup, n)
+           if counters[k] is not None and counters[k] in appeared]
     report = {"file": str(video), "frames_written": int(f["index"].size), "frames_decoded": len(counters),
               "stamps_read": len(read), "unreadable": len(counters) - len(read), "matched_source_index": matched,
               "all_read": len(read) == len(counters) == f["index"].size and matched == n,
+              "anchor": f"replay schedule at {replay_fps:g} fps" if replay_fps else "capture timestamp",
               "glass_to_glass_ms": latency_stats(np.asarray(g2g))}
     return report, [round(v, 4) for v in g2g]
 
@@ -250,7 +264,8 @@ def format_table(doc: dict) -> str:
     if "glass_to_glass" in r:
         g = r["glass_to_glass"]
         lines.append(f"glass to glass: {g['stamps_read']}/{g['frames_decoded']} stamps read back from "
-                     f"{g['frames_written']} frames written, {g['matched_source_index']} match the driving frame")
+                     f"{g['frames_written']} frames written, {g['matched_source_index']} match the driving frame; "
+                     f"input moment = {g['anchor']}")
     cpu, rss, other = res["process_cpu_percent"], res["process_rss_mib"], res["other_cpu_cores"]
     if cpu["mean"] is not None:
         lines.append(f"process CPU {cpu['mean']:.0f}% (max {cpu['max']:.0f}%, 100% = one core), "

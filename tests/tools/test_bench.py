@@ -144,6 +144,11 @@ def test_glass_readback_reads_every_counter(tmp_path):
     assert g["all_read"] and g["stamps_read"] == g["frames_decoded"] == g["frames_written"] == 45
     assert g["glass_to_glass_ms"]["p50"] == pytest.approx(30.0)
     assert len(doc["series"]["glass_to_glass_ms"]) == 40
+    # anchored to a 30 fps replay schedule: frames captured 33 ms apart fall behind their 33.3 ms slots,
+    # the last one (i=44) is on time, so glass-to-glass = 30 ms + 0.333 ms * (44 - i)
+    g30, ms = bench.glass_readback(video, rec, warmup=5, replay_fps=30.0)
+    assert g30["anchor"] == "replay schedule at 30 fps"
+    assert min(ms) == pytest.approx(30.0, abs=1e-3) and max(ms) == pytest.approx(30 + 39 / 3, abs=1e-3)
 
 
 def test_glass_readback_flags_wrong_frames(tmp_path):
