@@ -165,9 +165,9 @@ class MarkVerifier:
         log_p = math.log(self.hypotheses) - best.z * best.z / 2 if best.z > 0 else 0.0
         p = math.exp(min(log_p, 0.0))
         if p > self.alpha:
-            return MarkResult(False, p, "absent", None, len(entries), best.z, best.scale, None, self.hypotheses)
+            return MarkResult(False, p, "absent", None, len(entries), best.z, float(best.scale), None, self.hypotheses)
         mac, sid, counter, note = self._check_payload(best, indices)
-        return MarkResult(True, p, mac, sid, len(entries), best.z, best.scale, counter, self.hypotheses, note)
+        return MarkResult(True, p, mac, sid, len(entries), best.z, float(best.scale), counter, self.hypotheses, note)
 
     # -- payload ------------------------------------------------------------------------------
     def soft_bits(self, hyp: _Hypothesis, indices: np.ndarray) -> dict[int, np.ndarray]:
