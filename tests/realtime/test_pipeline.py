@@ -138,7 +138,7 @@ def test_no_virtual_camera_driver_says_how_to_install():
     if glob.glob("/dev/video*"):
         pytest.skip("a video device exists here")
     with pytest.raises(VirtualCameraError, match="v4l2loopback|OBS"):
-        VirtualCameraSink(640, 480, 30).open()
+        VirtualCameraSink(640, 480, 30, backend="v4l2loopback").open()
 
 
 @pytest.mark.skipif(display_available(), reason="a display exists here")
