@@ -56,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     if args.compare:
-        print(format_compare(*(load_results(p) for p in args.compare), labels=[p.name for p in args.compare]))
+        print(format_compare(*(load_results(p) for p in args.compare), labels=[p.stem for p in args.compare]))
         return 0
     scenario = scenario_from_args(args)
     doc = run_bench(scenario)
@@ -301,9 +301,10 @@ def compare_rows(a: dict, b: dict) -> list[tuple[str, float | None, float | None
 
 def format_compare(a: dict, b: dict, labels: list[str] = ("A", "B")) -> str:
     """Two stats side by side with the ratio B/A (ms rows: below 1 means B is faster)."""
-    la, lb = (l[:14] for l in labels)
-    lines = [f"{'':<24}{la:>14}{lb:>14}{'B/A':>8}"]
+    la, lb = (str(l)[:15] for l in labels)
+    lines = [f"{'':<24}{la:>16}{lb:>16}{'B/A':>8}"]
     for name, va, vb in compare_rows(a, b):
         ratio = f"{vb / va:8.2f}" if va and vb is not None else f"{'-':>8}"
-        lines.append(f"{name:<24}{_fmt(va, 14)}{_fmt(vb, 14)}{ratio}")
+        cells = "".join(f"{v:16d}" if isinstance(v, int) else _fmt(v, 16) for v in (va, vb))
+        lines.append(f"{name:<24}{cells}{ratio}")
     return "\n".join(lines)
