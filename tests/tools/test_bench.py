@@ -13,7 +13,7 @@ from mimicam.realtime.errors import InputError
 from mimicam.realtime.metrics import STAGES, FrameRecord, MetricsRecorder
 from mimicam.realtime.stamp import stamp_counter
 from mimicam.realtime.sysinfo import ResourceSampler, machine_info
-from mimicam.tools import bench
+from mimicam.tools import bench, benchreport
 from mimicam.tools.cli import build_parser, main
 
 DATA = Path("/work/shared/data")
@@ -85,7 +85,7 @@ def test_document_json_and_table(tmp_path):
     assert set(back["machine"]) >= {"cpu_model", "cpu_cores_logical", "gpus", "versions"}
     assert back["machine"]["versions"]["numpy"] == np.__version__
     assert len(back["series"]["capture_to_sink_ms"]) == 55
-    table = bench.format_table(back)
+    table = benchreport.format_table(back)
     assert "capture -> sink" in table and all(s in table for s in STAGES)
     assert "stages add up to 19.00 ms = 95.0%" in table
     assert r["skipped_source_frames"] == 5  # gaps before frames 10, 20, 30, 40, 50
