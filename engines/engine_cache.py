@@ -1,4 +1,4 @@
-"""The local cache of TensorRT engines (and of the ONNX graphs they are built from).
+"""The local cache of TensorRT engines (the ONNX graphs they are built from are cached by ``export.py``).
 
 An engine is stored as ``<config>-<graph>-<precision>-<digest>.engine`` with a JSON sidecar. The key
 is the ONNX file's SHA-256, the TensorRT version, the GPU's compute capability and the precision. A
@@ -17,7 +17,6 @@ import hmac
 import json
 import os
 import secrets
-import shutil
 import sys
 import tempfile
 import time
@@ -194,32 +193,6 @@ class EngineCache:
         return out
 
 
-# --- ONNX graphs: exported once per (config, weights, model code, torch/onnx versions) -------------
-
-def _package_version(name: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
-def export_fingerprint(config_name: str, weights: Path | None) -> str:
-    """Changes whenever the exported graphs could: config, weights bytes, engines/ source, versions."""
-    h = hashlib.sha256(f"{config_name}\0{sha256_file(weights) if weights else 'no-weights'}".encode())
-    pkg = Path(__file__).resolve().parent
-    for src in sorted(pkg.rglob("*.py")):
-        h.update(src.relative_to(pkg).as_posix().encode() + b"\0" + src.read_bytes())
-    for dist in ("torch", "onnx"):
-        h.update(f"\0{dist}={_package_version(dist)}".encode())
-    return h.hexdigest()
-
-
-def onnx_dir(config_name: str, weights: Path | None, root: Path | None = None) -> Path:
-    return (Path(root) if root else cache_root()) / "onnx" / f"{config_name}-{export_fingerprint(config_name, weights)[:16]}"
-
-
 def onnx_sha256(path: Path) -> str:
     """SHA-256 over an ONNX file and the external-data files it references (the torch exporter may
     store weights next to the graph), so a change of weights alone changes the key."""
@@ -233,33 +206,3 @@ def onnx_sha256(path: Path) -> str:
     for loc in locations:
         h.update(f"\0{loc}\0{sha256_file(path.parent / loc)}".encode())
     return h.hexdigest()
-
-
-MANIFEST = "graphs.json"
-
-
-def exported_onnx(config, weights: Path | None = None, export: Callable | None = None,
-                  root: Path | None = None) -> tuple[Path, Path]:
-    """(encoder, generator) ONNX paths for ``config``, exporting them into the cache when absent."""
-    out = onnx_dir(config.name, weights, root)
-    try:
-        names = json.loads((out / MANIFEST).read_text())["graphs"]
-        paths = tuple(out / n for n in names)
-        if len(paths) == 2 and all(p.exists() for p in paths):
-            return paths  # type: ignore[return-value]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    if export is None:
-        from .export import export_onnx as export
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    try:
-        made = [Path(p) for p in export(config, weights, out_dir=tmp)]
-        (tmp / MANIFEST).write_text(json.dumps({"graphs": [p.name for p in made]}))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return tuple(out / p.name for p in made)  # type: ignore[return-value]

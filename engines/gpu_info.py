@@ -3,7 +3,6 @@ whether a TensorRT engine is cached for the current model. Each check carries ho
 Never raises and never imports TensorRT or pycuda outside ``_gpu``."""
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _gpu, native_lib
-from .engine_cache import MANIFEST, EngineCache, EngineKey, onnx_dir, onnx_sha256
+from .engine_cache import EngineCache, EngineKey, onnx_sha256
 from .spec import graph_specs
 
 
@@ -55,15 +54,16 @@ def engine_check(config_name: str, precision: str, weights: Path | None = None,
     if p.unavailable_reason() is not None:
         return Check(name, False, "cannot be built here (see above)", "needs an NVIDIA GPU with TensorRT and pycuda")
     cache = cache or EngineCache()
-    folder = onnx_dir(config_name, weights, cache.root)
     try:
-        graphs = [folder / n for n in json.loads((folder / MANIFEST).read_text())["graphs"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return Check(name, False, "not built yet (no ONNX export for the current model)", fix)
-    from .config import get_config
+        from .config import get_config
+        from .export import export_onnx  # cached: cheap when the model was exported before
 
+        cfg = get_config(config_name)
+        graphs = export_onnx(cfg, weights)
+    except Exception as exc:  # doctor reports, never raises
+        return Check(name, False, f"the ONNX export failed ({type(exc).__name__}: {exc})", fix)
     reasons = []
-    for path, spec in zip(graphs, graph_specs(get_config(config_name))):
+    for path, spec in zip(graphs, graph_specs(cfg)):
         key = EngineKey(config_name, spec.graph, precision, onnx_sha256(path), p.tensorrt_version or "?",
                         _gpu.compute_capability())
         found = cache.lookup(key)

@@ -22,7 +22,7 @@ from ..realtime.errors import BackendUnavailable, ModelError
 from . import _gpu, native_lib
 from .backend import GeneratorBackend
 from .config import GeneratorConfig
-from .engine_cache import EngineCache, exported_onnx
+from .engine_cache import EngineCache
 from .trt_build import BuildOptions, ProgressFn, ensure_engines
 
 HOST_TENSORS = ("source", "kp_source_in", "jac_source_in", "kp_driving", "jac_driving", "image", "mask")
@@ -67,7 +67,9 @@ class TrtBackend(GeneratorBackend):
     def _open_in_context(self, trt) -> None:
         cuda = self._ctx.cuda
         specs = (self.encoder_spec, self.generator_spec)
-        onnx = exported_onnx(self.config, self.weights)
+        from .export import export_onnx  # torch: only when the backend opens
+
+        onnx = export_onnx(self.config, self.weights)  # cached by config, weights and model code
         paths = ensure_engines(onnx, specs, BuildOptions(self.precision), self._cache, self._progress)
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
