@@ -212,8 +212,7 @@ class TrtBackend(GeneratorBackend):
             frame = np.ascontiguousarray(portrait)
             self._frame = {"base": cuda.to_device(frame), "dst": cuda.mem_alloc(frame.nbytes),
                            "host": cuda.pagelocked_empty(frame.shape, np.uint8),
-                           "affine": np.asarray(crop_affine, np.float64).reshape(2, 3), "feather": feather_px,
-                           "watermark": None, "strength": 0.0, "badge": None, "badge_xy": (0, 0)}
+                           "affine": np.asarray(crop_affine, np.float64).reshape(2, 3), "feather": feather_px}
 
     def set_overlays(self, watermark: np.ndarray | None = None, strength: float = 1.0,
                      badge: np.ndarray | None = None, badge_xy: tuple[int, int] = (0, 0)) -> None:
