@@ -29,8 +29,8 @@ WINDOW = 30
 
 
 def transport(img: np.ndarray, q: int = 50, scale: float = 0.5, shift: int = 2) -> np.ndarray:
-    h, w = img.shape[:2]
-    img = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), cv2.COLOR_YUV2BGR_I420)
+    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2      # I420 needs even sizes
+    img = cv2.cvtColor(cv2.cvtColor(img[:h, :w], cv2.COLOR_BGR2YUV_I420), cv2.COLOR_YUV2BGR_I420)
     if scale != 1:
         img = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     if shift:
