@@ -1,0 +1,126 @@
+"""No exfiltration, no persistence: the full pipeline (real landmarks, real ONNX Runtime generator,
+watermark, file output) runs with an audit hook that records every socket operation, every
+subprocess, and every file opened for writing, renamed or removed; a sampler also watches the
+process's file descriptors (what native code opens). Only the output file (and its temporary file
+beside it), the config dir (the watermark key) and the model-graph cache may be written; no socket
+may exist. The 1,000-frame run is marked slow; the default run does 60 frames."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from mimicam.engines.config import get_config
+from mimicam.engines.export import cache_dir, export_onnx
+from mimicam.realtime.pipeline import Pipeline, PipelineOptions
+
+from reliability_fakes import ListSource, clip_frames, small_portrait_path  # noqa: F401
+
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+NET_EVENTS = ("socket.", "http.client.", "urllib.", "ftplib.", "smtplib.", "imaplib.", "poplib.", "telnetlib.",
+              "webbrowser.")
+PROC_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "pty.spawn")
+FS_EVENTS = ("os.rename", "os.remove", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.truncate",
+             "shutil.copyfile", "shutil.move", "shutil.rmtree", "os.chmod")
+
+
+class Audit:
+    active = False
+    events: list[tuple[str, str]] = []
+
+
+def _hook(event: str, args: tuple) -> None:
+    if not Audit.active:
+        return
+    if event.startswith(NET_EVENTS) or event.startswith(PROC_EVENTS):
+        Audit.events.append((event, repr(args)[:200]))
+    elif event == "open":
+        path, mode, flags = (list(args) + [None, None])[:3]
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
+                  (isinstance(flags, int) and flags & WRITE_FLAGS)
+        if writing and not isinstance(path, int):
+            Audit.events.append(("write", os.fsdecode(path)))
+    elif event.startswith(FS_EVENTS):
+        Audit.events.append((event, " ".join(os.fsdecode(a) for a in args if isinstance(a, (str, bytes, Path)))))
+
+
+sys.addaudithook(_hook)  # hooks cannot be removed; it does nothing unless Audit.active
+
+
+def _socket_kind(inode: str) -> str:
+    """unix (a local pipe-like pair) or tcp/udp (network), from /proc/net."""
+    for kind in ("tcp", "tcp6", "udp", "udp6", "unix", "netlink", "raw"):
+        try:
+            rows = Path(f"/proc/net/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        if any(inode in row.split() for row in rows):
+            return kind
+    return "?"
+
+
+def _fd_sampler(stop: threading.Event, seen: set) -> None:
+    """What the process (native code included) holds open: sockets, and files open for writing."""
+    while not stop.wait(0.02):
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                flags = int(open(f"/proc/self/fdinfo/{fd}").read().split("flags:")[1].split()[0], 8)
+            except (OSError, IndexError, ValueError):
+                continue
+            if target.startswith("socket:"):
+                seen.add(("socket", f"{target} {_socket_kind(target[8:-1])}"))
+            elif target.startswith("/") and flags & os.O_ACCMODE != os.O_RDONLY and not target.startswith(
+                    ("/dev/", "/proc/")) and "(deleted)" not in target:
+                seen.add(("fd-write", target))
+
+
+KNOWN_LEAK = ("open finding (issue 7): the native code of ONNX Runtime 1.31 (OneDS telemetry) writes "
+              "~/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db and a UDP socket to port 53 (a DNS "
+              "query) appears during the run; onnxruntime.disable_telemetry_events() does not stop the file")
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_LEAK)
+@pytest.mark.parametrize("n", [pytest.param(60, id="60-frames"),
+                               pytest.param(1000, id="1000-frames", marks=pytest.mark.slow)])
+def test_no_socket_and_no_write_outside_the_output_and_config(tmp_path, small_portrait_path, clip_frames, n):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "result.mp4"
+    config_dir = Path(os.environ["MIMICAM_CONFIG_DIR"])
+    opts = PipelineOptions(portrait=small_portrait_path, driving="clip", output=f"file:{out}", backend="ort",
+                           realtime=False, max_frames=n, watermark=True)
+    export_onnx(get_config("lite"))  # the one-time export of the model graphs, outside the audit
+    # Importing mediapipe.tasks imports sounddevice (audio tasks), whose ctypes.util.find_library runs
+    # `ldconfig -p` and gcc (temp files in /tmp) once, to look for PortAudio: a library import side
+    # effect (no network), done here before the audit starts; the README notes it.
+    import mediapipe.tasks.python.vision  # noqa: F401
+    before = set(os.listdir("/proc/self/fd"))
+    stop, fds = threading.Event(), set()
+    sampler = threading.Thread(target=_fd_sampler, args=(stop, fds), daemon=True)
+    Audit.events, Audit.active = [], True
+    sampler.start()
+    try:
+        with Pipeline(opts, source=ListSource(clip_frames[:40], loops=n // 40 + 1)) as pipe:
+            summary = pipe.run()
+    finally:
+        Audit.active = False
+        stop.set()
+        sampler.join()
+    assert summary["frames"] == n and out.stat().st_size > 0
+    # the output the user asked for, the config dir (watermark key), and the model-graph cache (ONNX
+    # graphs derived from the code; re-exported only when the model code changes): no user data
+    allowed = (str(out_dir), str(config_dir), str(cache_dir() / "onnx"))
+    net = [e for e in Audit.events if e[0].startswith(NET_EVENTS) or e[0].startswith(PROC_EVENTS)]
+    assert net == [] and not [f for f in fds if f[0] == "socket"], (net, fds)
+    writes = [e for e in Audit.events if e[0] not in ("socket",) and not e[1].startswith(allowed)]
+    writes += [f for f in fds if f[0] == "fd-write" and not f[1].startswith(allowed)]
+    assert writes == [], f"writes outside {allowed}: {writes[:10]}"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["result.mp4"]  # the temporary file is gone
+    assert any(e[0] == "write" for e in Audit.events)  # the audit really saw the output being written
+    leaked = set(os.listdir("/proc/self/fd")) - before
+    assert not [os.readlink(f"/proc/self/fd/{fd}") for fd in leaked if os.path.exists(f"/proc/self/fd/{fd}")
+                and os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")]
