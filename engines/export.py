@@ -21,7 +21,7 @@ from .spec import ModelSpec, graph_specs
 from .template import example_motion
 
 PARITY_ATOL = 1e-4
-_CODE_FILES = ("prior.py", "model.py", "layout.py", "config.py", "spec.py", "export.py", "weights.py")
+_CODE_FILES = ("prior.py", "model.py", "network.py", "layout.py", "config.py", "spec.py", "export.py", "weights.py")
 
 
 def cache_dir() -> Path:
@@ -70,7 +70,9 @@ def _check(path: Path, spec: ModelSpec) -> None:
 
 
 def _parity(path: Path, spec: ModelSpec, feeds: dict[str, np.ndarray], expected: tuple[np.ndarray, ...]) -> float:
-    import onnxruntime as ort
+    from ._ort import onnxruntime
+
+    ort = onnxruntime()
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(list(spec.output_names), {n: feeds[n] for n in spec.input_names})
@@ -94,7 +96,7 @@ def export_onnx(cfg: GeneratorConfig, weights: Path | None = None, out_dir: Path
         meta = json.loads(meta_path.read_text())
         if meta.get("key") == key and meta.get("sha256") == [_sha256(enc_path), _sha256(gen_path)]:
             return enc_path, gen_path
-    enc, gen = modules or build_modules(cfg)
+    enc, gen = modules or build_modules(cfg, learned=weights is not None)
     if modules is None and weights is not None:
         load_weights((enc, gen), cfg, weights)
     enc.eval(), gen.eval()

@@ -17,13 +17,17 @@ class OrtBackend(GeneratorBackend):
     @classmethod
     def unavailable_reason(cls) -> str | None:
         try:
-            import onnxruntime  # noqa: F401
+            from ._ort import onnxruntime
+
+            onnxruntime()
         except ImportError:
             return "onnxruntime is not installed (pip install onnxruntime)"
         return None
 
     def _session(self, path, threads: int):
-        import onnxruntime as ort
+        from ._ort import onnxruntime
+
+        ort = onnxruntime()
 
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -37,9 +41,10 @@ class OrtBackend(GeneratorBackend):
         return {t.name: np.zeros(t.shape, np.float32) for t in tensors}
 
     def _open_impl(self) -> None:
-        import onnxruntime as ort
-
+        from ._ort import onnxruntime
         from .export import export_onnx
+
+        ort = onnxruntime()
 
         enc_path, gen_path = export_onnx(self.config, self.weights)
         threads = int(os.environ.get("MIMICAM_ORT_THREADS", "0")) or min(4, os.cpu_count() or 1)

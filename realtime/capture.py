@@ -181,15 +181,18 @@ class CaptureThread:
 
     def _run(self) -> None:
         delay = self.backoff[0]
+        broken = False  # after a failed reopen the device is closed: retry opening, never read it
         try:
             while not self._stop.is_set():
                 try:
+                    if broken:
+                        raise CameraError(self.error or "camera unavailable")
                     image = self.source.read()
                 except CameraError as exc:
                     self.error = str(exc)
                     self._stop.wait(delay)
                     delay = min(delay * 2, self.backoff[1])
-                    self._reopen()
+                    broken = not self._reopen()
                     continue
                 if image is None:
                     break
@@ -204,9 +207,11 @@ class CaptureThread:
             self.ended.set()
             self.mailbox.close()
 
-    def _reopen(self) -> None:
+    def _reopen(self) -> bool:
         try:
             self.source.close()
             self.source.open()
         except CameraError as exc:
             self.error = str(exc)
+            return False
+        return True

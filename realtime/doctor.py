@@ -24,7 +24,9 @@ def model_checks() -> list[Check]:
 def runtime_checks() -> list[Check]:
     out = []
     try:
-        import onnxruntime as ort
+        from ..engines._ort import onnxruntime
+
+        ort = onnxruntime()
 
         out.append(Check("ONNX Runtime", True, f"{ort.__version__} ({', '.join(ort.get_available_providers())})"))
     except ImportError as exc:

@@ -18,7 +18,7 @@ import numpy as np
 from ..engines.backend import open_backend
 from ..engines.config import get_config
 from .badge import Badge, make_slate
-from .capture import CaptureThread, open_source
+from .capture import CaptureSource, CaptureThread, open_source
 from .compose import Compositor
 from .landmarks import LandmarkStage
 from .mailbox import Mailbox
@@ -27,6 +27,7 @@ from .motion import MotionTransfer
 from .portrait import Portrait, prepare_portrait
 from .sinks import Sink, make_sink
 from .types import Frame, OutputFrame
+from .watchdog import Deadline, Stalled
 
 log = logging.getLogger("mimicam")
 _S = {name: i for i, name in enumerate(STAGES)}
@@ -51,37 +52,54 @@ class PipelineOptions:
 
 
 class Pipeline:
+    # a generator call that takes longer is abandoned: slates are sent until it returns (live / offline)
+    stall_timeout_s: tuple[float, float] = (2.0, 30.0)
+
     def __init__(self, options: PipelineOptions, recorder: MetricsRecorder | None = None,
-                 on_output: Callable[[OutputFrame], None] | None = None, sink: Sink | None = None) -> None:
+                 on_output: Callable[[OutputFrame], None] | None = None, sink: Sink | None = None,
+                 source: CaptureSource | None = None) -> None:
         self.options = options
-        self.recorder = recorder or MetricsRecorder()
+        self.recorder = recorder if recorder is not None else MetricsRecorder()
         self.on_output = on_output
         self.cfg = get_config(options.config)
         self.errors: dict[str, int] = {}
         self.notes: list[str] = []
         self._sink = sink
+        self._source = source
         self._stop = threading.Event()
         self._opened = False
 
     # --- set-up -----------------------------------------------------------------------------------
     def open(self) -> "Pipeline":
+        try:
+            self._open_stages()
+        except BaseException:
+            self._opened = True  # release whatever was opened before the failure
+            self.close(ok=False)
+            raise
+        self._opened = True
+        return self
+
+    def _open_stages(self) -> None:
         o = self.options
+        self.source = self.sink = self.backend = self.deadline = self.landmarks = None
+        self.watermarker = self.detector = None
         self.portraits = [o.portrait, *o.more_portraits]
         self._pi = 0
         self.portrait = prepare_portrait(o.portrait, self.cfg.image_size)
         if self.portrait.note:
             self.notes.append(f"{self.portrait.name}: {self.portrait.note}")
-        self.source = open_source(o.driving, o.fps, paced=o.realtime).open()
+        self.source = (self._source or open_source(o.driving, o.fps, paced=o.realtime)).open()
         self.fps = float(o.fps or self.source.fps)
         h, w = self.portrait.image.shape[:2]
         self.size = (w - w % 2, h - h % 2)
         self.backend = open_backend(o.backend, self.cfg, o.weights)
+        self.deadline = Deadline(self.stall_timeout_s[0 if o.realtime else 1]).open()
         self.landmarks = LandmarkStage().open()
         self.badge = Badge()
         self._slates: dict[str, np.ndarray] = {}
         self.sink = self._sink or make_sink(o.output, self.size[0], self.size[1], self.fps)
         self.sink.open()
-        self.watermarker = self.detector = None
         if o.watermark:
             from .provenance.keys import load_or_create_key
             from .provenance.watermark import Watermarker
@@ -93,8 +111,6 @@ class Pipeline:
 
                 self.detector = DetectorThread(key).open()
         self._use_portrait(self.portrait)
-        self._opened = True
-        return self
 
     def _use_portrait(self, portrait: Portrait) -> None:
         self.portrait = portrait
@@ -114,17 +130,20 @@ class Pipeline:
         if not self._opened:
             return
         self._opened = False
-        for stage in (self.detector, self.watermarker, self.landmarks, self.backend):
+        for stage in (self.detector, self.watermarker, self.landmarks, self.deadline, self.backend):
             if stage is not None:
                 stage.close()
-        self.sink.close(ok=ok)
-        self.source.close()
+        if self.sink is not None:
+            self.sink.close(ok=ok)
+        if self.source is not None:
+            self.source.close()
 
     def __enter__(self) -> "Pipeline":
         return self.open()
 
     def __exit__(self, exc_type, *exc: object) -> None:
-        self.close(ok=exc_type is None)
+        # Ctrl-C is a request to stop: the output file is finalised so that it plays
+        self.close(ok=exc_type is None or issubclass(exc_type, KeyboardInterrupt))
 
     def stop(self) -> None:
         self._stop.set()
@@ -152,16 +171,18 @@ class Pipeline:
         t2 = clock()
         kind = "generated" if lm is not None else "held"
         try:
-            image, mask = self.backend.generate(motion.kp[None], motion.jac[None])
+            image, mask = self.deadline.call(self.backend.generate, motion.kp[None], motion.jac[None])
             if not np.isfinite(float(mask[0, 0, ::8, ::8].sum()) + float(image[0, :, ::8, ::8].sum())):
                 raise FloatingPointError("generator produced NaN/inf")
             t3 = clock()
             out = self.compositor.paste(image, mask)
         except Exception as exc:  # noqa: BLE001 - fail closed: a slate, never the camera frame
-            self._count("generator")
+            stalled = isinstance(exc, Stalled)
+            self._count("generator_stall" if stalled else "generator")
             log.warning("generator failed: %s", exc)
             t3 = clock()
-            out, kind = self.slate("generator error - frame withheld"), "slate"
+            out, kind = self.slate("generator stalled - frame withheld" if stalled
+                                   else "generator error - frame withheld"), "slate"
         t4 = clock()
         if out.shape[1] != self.size[0] or out.shape[0] != self.size[1]:
             out = cv2.resize(out, self.size, interpolation=cv2.INTER_AREA)
@@ -259,17 +280,21 @@ class Pipeline:
     def _run_live(self) -> None:
         mailbox: Mailbox[Frame] = Mailbox()
         capture = CaptureThread(self.source, mailbox, stamp=self.options.stamp).start()
-        counter = 0
+        counter = dropped = 0
         last: Frame | None = None
         try:
             while not self._stop.is_set() and (self.options.max_frames is None or counter < self.options.max_frames):
                 frame = mailbox.get(timeout=0.5)
+                if mailbox.dropped != dropped:  # drops are placed where they happened
+                    self.recorder.count_drop("capture", mailbox.dropped - dropped)
+                    dropped = mailbox.dropped
                 if frame is None:
                     if mailbox.closed and capture.ended.is_set():
                         break
-                    if capture.error and last is not None:  # camera trouble: a labelled slate meanwhile
+                    if capture.error:  # camera trouble: a labelled slate meanwhile
                         stages = [0] * len(STAGES)
-                        self.emit(last, self.slate("camera unavailable - reconnecting"), "slate", counter, stages)
+                        slate = self.slate("camera unavailable - reconnecting")
+                        self.emit(last or Frame(slate, time.perf_counter_ns(), -1), slate.copy(), "slate", counter, stages)
                         counter += 1
                     continue
                 last = frame
@@ -277,4 +302,5 @@ class Pipeline:
                 counter += 1
         finally:
             capture.stop()
-            self.recorder.count_drop("capture", mailbox.dropped)
+            if mailbox.dropped != dropped:
+                self.recorder.count_drop("capture", mailbox.dropped - dropped)

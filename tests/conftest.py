@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MIMICAM_SHARED", ROOT.parent / "shared"))
-DATA = SHARED / "data"
-DRIVING = DATA / "driving"
-PORTRAITS = DATA / "portraits"
+# As mimicam.engines._ort does before importing ONNX Runtime: a test that imports it directly must
+# not switch its telemetry on for the whole session.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
+from shared_data import DRIVING, PORTRAITS, need  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,12 +27,6 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"test data {path} not found (expected ../shared/data beside the checkout)")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -185,7 +185,7 @@ def wait_until(cond, timeout: float, step: float = 0.02) -> bool:
 # --- fixtures (import them into a test module by name) ------------------------------------------------
 import pytest  # noqa: E402
 
-from conftest import DRIVING, PORTRAITS, need  # noqa: E402
+from shared_data import DRIVING, PORTRAITS, need  # noqa: E402
 
 
 @pytest.fixture(scope="session")

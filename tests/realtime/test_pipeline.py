@@ -12,7 +12,7 @@ from mimicam.realtime.pipeline import Pipeline, PipelineOptions
 from mimicam.realtime.portrait import prepare_portrait
 from mimicam.realtime.sinks import VirtualCameraSink, display_available, make_sink
 
-from conftest import DRIVING, PORTRAITS, need
+from shared_data import DRIVING, PORTRAITS, need
 
 
 def _badge_score(frame: np.ndarray, badge_ref: np.ndarray) -> float:

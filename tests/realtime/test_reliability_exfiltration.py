@@ -78,12 +78,7 @@ def _fd_sampler(stop: threading.Event, seen: set) -> None:
                 seen.add(("fd-write", target))
 
 
-KNOWN_LEAK = ("open finding (issue 7): the native code of ONNX Runtime 1.31 (OneDS telemetry) writes "
-              "~/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db and a UDP socket to port 53 (a DNS "
-              "query) appears during the run; onnxruntime.disable_telemetry_events() does not stop the file")
 
-
-@pytest.mark.xfail(strict=True, reason=KNOWN_LEAK)
 @pytest.mark.parametrize("n", [pytest.param(60, id="60-frames"),
                                pytest.param(1000, id="1000-frames", marks=pytest.mark.slow)])
 def test_no_socket_and_no_write_outside_the_output_and_config(tmp_path, small_portrait_path, clip_frames, n):

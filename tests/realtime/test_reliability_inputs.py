@@ -21,7 +21,7 @@ from mimicam.realtime.imageio import MAX_SIDE, load_image
 from mimicam.realtime.portrait import prepare_portrait
 from mimicam.tools import cli
 
-from conftest import DRIVING, PORTRAITS, need
+from shared_data import DRIVING, PORTRAITS, need
 
 TRIED = {"valid": 0, "corrupt": 0}
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,

@@ -21,7 +21,7 @@ from mimicam.realtime import assets
 from mimicam.realtime.errors import ModelError
 from mimicam.tools import cli
 
-from conftest import DRIVING, PORTRAITS, need
+from shared_data import DRIVING, PORTRAITS, need
 
 CFG = get_config("lite")
 

@@ -6,7 +6,7 @@ import os
 import cv2
 import pytest
 
-from conftest import DRIVING
+from shared_data import DRIVING
 from mimicam.realtime.errors import InputError
 from mimicam.realtime.provenance.keys import load_or_create_key
 from mimicam.realtime.provenance.watermark import Watermarker

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import DRIVING
+from shared_data import DRIVING
 
 
 def read_frames(name: str, n: int) -> list[np.ndarray]:
