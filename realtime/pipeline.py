@@ -17,7 +17,7 @@ import numpy as np
 
 from ..engines.backend import open_backend
 from ..engines.config import get_config
-from .badge import Badge, make_slate
+from .finish import Finisher
 from .capture import CaptureSource, CaptureThread, open_source
 from .compose import Compositor
 from .landmarks import LandmarkStage
@@ -83,7 +83,7 @@ class Pipeline:
     def _open_stages(self) -> None:
         o = self.options
         self.source = self.sink = self.backend = self.deadline = self.landmarks = None
-        self.watermarker = self.detector = None
+        self.watermarker = self.detector = self.finisher = None
         self.portraits = [o.portrait, *o.more_portraits]
         self._pi = 0
         self.portrait = prepare_portrait(o.portrait, self.cfg.image_size)
@@ -96,8 +96,6 @@ class Pipeline:
         self.backend = open_backend(o.backend, self.cfg, o.weights)
         self.deadline = Deadline(self.stall_timeout_s[0 if o.realtime else 1]).open()
         self.landmarks = LandmarkStage().open()
-        self.badge = Badge()
-        self._slates: dict[str, np.ndarray] = {}
         self.sink = self._sink or make_sink(o.output, self.size[0], self.size[1], self.fps)
         self.sink.open()
         if o.watermark:
@@ -110,6 +108,8 @@ class Pipeline:
                 from .provenance.detector import DetectorThread
 
                 self.detector = DetectorThread(key).open()
+        self.finisher = Finisher(self.size, self.watermarker.embed if self.watermarker is not None else None,
+                                 self.detector.badge_text if self.detector is not None else None).open()
         self._use_portrait(self.portrait)
 
     def _use_portrait(self, portrait: Portrait) -> None:
@@ -130,7 +130,7 @@ class Pipeline:
         if not self._opened:
             return
         self._opened = False
-        for stage in (self.detector, self.watermarker, self.landmarks, self.deadline, self.backend):
+        for stage in (self.detector, self.watermarker, self.finisher, self.landmarks, self.deadline, self.backend):
             if stage is not None:
                 stage.close()
         if self.sink is not None:
@@ -152,10 +152,9 @@ class Pipeline:
     def _count(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
 
-    def slate(self, message: str) -> np.ndarray:
-        if message not in self._slates:
-            self._slates[message] = make_slate(self.size[0], self.size[1], message, self.badge)
-        return self._slates[message]
+    def slate(self, key: str) -> np.ndarray:
+        """A badged, labelled slate (see ``finish.SLATES``)."""
+        return self.finisher.slate(key)
 
     def process(self, frame: Frame, stages: list[int]) -> tuple[np.ndarray, str]:
         """One driving frame -> (output image, kind). Never returns the driving frame's pixels."""
@@ -181,8 +180,7 @@ class Pipeline:
             self._count("generator_stall" if stalled else "generator")
             log.warning("generator failed: %s", exc)
             t3 = clock()
-            out, kind = self.slate("generator stalled - frame withheld" if stalled
-                                   else "generator error - frame withheld"), "slate"
+            out, kind = self.slate("generator_stall" if stalled else "generator_error"), "slate"
         t4 = clock()
         if out.shape[1] != self.size[0] or out.shape[0] != self.size[1]:
             out = cv2.resize(out, self.size, interpolation=cv2.INTER_AREA)
@@ -192,22 +190,10 @@ class Pipeline:
 
     def finish(self, out: np.ndarray, kind: str, counter: int, stages: list[int]) -> tuple[np.ndarray, str]:
         """Mark and badge (last). Any failure -> the labelled slate."""
-        clock = time.perf_counter_ns
-        t0 = clock()
-        try:
-            if kind != "slate" and self.watermarker is not None:
-                self.watermarker.embed(out, counter)
-            t1 = clock()
-            text = self.detector.badge_text() if self.detector is not None else "SYNTHETIC"
-            self.badge.draw(out, text)
-        except Exception as exc:  # noqa: BLE001 - fail closed
+        out, kind2, stages[_S["mark"]], stages[_S["badge"]] = self.finisher.finish(out, kind, counter)
+        if kind2 == "slate" and kind != "slate":
             self._count("mark_badge")
-            log.warning("marking/badging failed: %s", exc)
-            t1 = clock()
-            out, kind = self.slate("provenance error - frame withheld"), "slate"
-        t2 = clock()
-        stages[_S["mark"]], stages[_S["badge"]] = t1 - t0, t2 - t1
-        return out, kind
+        return out, kind2
 
     def emit(self, frame: Frame, out: np.ndarray, kind: str, counter: int, stages: list[int]) -> None:
         t0 = time.perf_counter_ns()
@@ -293,8 +279,8 @@ class Pipeline:
                         break
                     if capture.error:  # camera trouble: a labelled slate meanwhile
                         stages = [0] * len(STAGES)
-                        slate = self.slate("camera unavailable - reconnecting")
-                        self.emit(last or Frame(slate, time.perf_counter_ns(), -1), slate.copy(), "slate", counter, stages)
+                        slate = self.slate("camera")
+                        self.emit(last or Frame(slate, time.perf_counter_ns(), -1), slate, "slate", counter, stages)
                         counter += 1
                     continue
                 last = frame

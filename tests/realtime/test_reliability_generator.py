@@ -34,8 +34,8 @@ def test_faults_become_slates_badged_never_the_camera(small_portrait_path, clip_
     pipe.stall_timeout_s = (1.5, 1.5)  # the real backend takes ~20-80 ms a frame on two busy cores
     with pipe:
         summary = pipe.run()
-        stalled_slate = pipe.slate("generator stalled - frame withheld")
-        error_slate = pipe.slate("generator error - frame withheld")
+        stalled_slate = pipe.slate("generator_stall")
+        error_slate = pipe.slate("generator_error")
     assert len(sink.frames) == len(frames) == summary["frames"]
     assert [outs[i] for i in (5, 9, 10, 14, 15, 16, 17)] == ["slate"] * 7, (outs, summary["errors"])
     for i, want in ((5, error_slate), (9, error_slate), (14, stalled_slate), (17, stalled_slate)):
