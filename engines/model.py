@@ -1,5 +1,9 @@
 """The two graphs as torch modules: ``SourceEncoder`` (once per portrait) and ``FrameGenerator`` (per
-frame). Their inputs and outputs are exactly those of ``spec.py``, in that order, as tuples."""
+frame). Their inputs and outputs are exactly those of ``spec.py``, in that order, as tuples.
+
+The generator is the closed-form first-order warp (``prior.py``) plus FOMM's learned parts
+(``network.py``) as residuals that start at zero: with untrained weights the output is the prior's.
+"""
 from __future__ import annotations
 
 import torch
@@ -8,7 +12,8 @@ from torch import nn
 
 from .config import GeneratorConfig
 from .layout import KP_INDEX
-from .prior import FirstOrderPrior
+from .network import LOG_EPS, DenseMotion, FeatureEncoder, ResidualDecoder, resample_flow
+from .prior import FirstOrderPrior, make_grid
 
 _LIP_KPS = ("upper_inner_lip", "lower_inner_lip", "upper_lip", "lower_lip")
 MOUTH_SHADE = 0.35  # the mouth interior is a darkened lip colour
@@ -21,25 +26,57 @@ class SourceEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.lip_idx = [KP_INDEX[n] for n in _LIP_KPS]
+        self.features = FeatureEncoder(cfg)
 
     def forward(self, source: torch.Tensor, kp: torch.Tensor, jac: torch.Tensor):
         pts = kp[:, self.lip_idx][:, None]  # (B,1,4,2)
         lip = F.grid_sample(source, pts, mode="bilinear", padding_mode="border", align_corners=False)
         mouth = lip.mean(-1, keepdim=True) * MOUTH_SHADE  # (B,3,1,1)
-        return source, mouth, kp, jac
+        return source, mouth, kp, jac, self.features(source)
 
 
 class FrameGenerator(nn.Module):
-    """Portrait cache + driving keypoints -> (generated crop, paste mask)."""
+    """Portrait cache + driving keypoints -> (generated crop, paste mask).
 
-    def __init__(self, cfg: GeneratorConfig) -> None:
+    ``learned=False`` (no weights to load) runs the closed-form prior alone: the learned parts would add
+    exactly zero, so they are not computed (the graph keeps the same inputs and parameters)."""
+
+    def __init__(self, cfg: GeneratorConfig, learned: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
+        self.learned = learned
         self.prior = FirstOrderPrior(cfg)
+        self.dense_motion = DenseMotion(cfg)
+        self.decoder = ResidualDecoder(cfg)
+        self.pool = cfg.image_size // cfg.motion_size
+        self.register_buffer("grid_f", make_grid(cfg.image_size // 2 ** cfg.num_down_blocks), persistent=False)
 
-    def forward(self, src_image, src_mouth, kp_s, jac_s, kp_d, jac_d):
-        return self.prior(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+    def forward(self, src_image, src_mouth, kp_s, jac_s, src_features, kp_d, jac_d):
+        prior = self.prior
+        if not self.learned:
+            image, mask = prior(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+            return image + 0.0 * src_features[:, :1, :1, :1].mean(), mask  # keeps the input in the graph
+        motions, weights, paste = prior.motions(kp_s, jac_s, kp_d, jac_d)
+        src_small = F.avg_pool2d(src_image, self.pool) if self.pool > 1 else src_image
+        logits, occ_res = self.dense_motion(src_small, motions, weights, kp_s, kp_d, prior.grid_m)
+        log_w = torch.log(torch.clamp(weights, min=0.0) + LOG_EPS)
+        # softmax(log w + logits), plus the constant w - softmax(log w) (|.| < 1e-6) that makes it exactly
+        # the prior's weights while the logits are zero
+        mask = torch.softmax(log_w + logits, 1) + (weights - torch.softmax(log_w, 1))
+        flow = prior.blend(motions, mask)
+        image = prior.warp(src_image, flow)
+        fill, colour = prior.mouth(kp_s, jac_s, kp_d, jac_d, src_mouth)
+        image = (image + fill * (colour - image)).clamp(0.0, 1.0)
+        occlusion = torch.clamp(1.0 - occ_res, 0.0, 1.0)
+        feat_flow = resample_flow(flow, prior.grid_m, self.grid_f)
+        feats = F.grid_sample(src_features, feat_flow, mode="bilinear", padding_mode="border", align_corners=False)
+        if occlusion.shape[-1] != feats.shape[-1]:
+            occlusion = F.interpolate(occlusion, size=feats.shape[-2:], mode="bilinear", align_corners=False)
+        residual = self.decoder(feats * occlusion, image)
+        return (image + residual).clamp(0.0, 1.0), prior.upsample(paste)
 
 
-def build_modules(cfg: GeneratorConfig) -> tuple[SourceEncoder, FrameGenerator]:
-    return SourceEncoder(cfg).eval(), FrameGenerator(cfg).eval()
+def build_modules(cfg: GeneratorConfig, learned: bool = True) -> tuple[SourceEncoder, FrameGenerator]:
+    """The two graphs. ``learned=False`` when no weights will be loaded: the generator is then the
+    closed-form prior alone (same output as zero-initialised learned parts, a fraction of the cost)."""
+    return SourceEncoder(cfg).eval(), FrameGenerator(cfg, learned).eval()

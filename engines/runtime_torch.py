@@ -15,7 +15,7 @@ class TorchBackend(GeneratorBackend):
         from .weights import load_weights
 
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.encoder, self.generator = build_modules(self.config)
+        self.encoder, self.generator = build_modules(self.config, learned=self.weights is not None)
         if self.weights is not None:
             load_weights((self.encoder, self.generator), self.config, self.weights)
         self.encoder.to(self.device), self.generator.to(self.device)

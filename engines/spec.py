@@ -60,6 +60,7 @@ def cache_specs(cfg: GeneratorConfig) -> tuple[TensorSpec, ...]:
         TensorSpec("src_mouth", (1, 3, 1, 1)),
         TensorSpec("kp_source", (1, k, 2)),
         TensorSpec("jac_source", (1, k, 2, 2)),
+        TensorSpec("src_features", feature_shape(cfg)),
     )
 
 

@@ -77,3 +77,26 @@ def load_weights(modules: tuple[torch.nn.Module, ...], cfg: GeneratorConfig, pat
     for prefix, module in zip(("encoder.", "generator."), modules):
         module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
     return meta
+
+
+def save_weights(modules: tuple[torch.nn.Module, ...], cfg: GeneratorConfig, path: Path, meta: dict | None = None) -> Path:
+    """Write (encoder, generator) weights as safetensors + sidecar (config, SHA-256, ``meta``). Both files
+    are written next to the target and moved into place, so a crash never leaves a half-written pair."""
+    import os
+
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for prefix, module in zip(("encoder.", "generator."), modules):
+        tensors.update({prefix + k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()})
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"config": cfg.name})
+    side = {**(meta or {}), "config": cfg.name, "format": "mimicam.weights/1", "sha256": sha256_file(tmp),
+            "tensors": len(tensors), "params": int(sum(v.numel() for v in tensors.values()))}
+    side_tmp = sidecar_path(path).with_name(sidecar_path(path).name + ".tmp")
+    side_tmp.write_text(json.dumps(side, indent=2, default=str))
+    os.replace(tmp, path)
+    os.replace(side_tmp, sidecar_path(path))
+    return path

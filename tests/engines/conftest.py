@@ -15,16 +15,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def exported_graphs(tmp_path_factory):
-    """config name -> (source_encoder.onnx, frame_generator.onnx), exported once per session."""
+    """config name -> (source_encoder.onnx, frame_generator.onnx), exported once per session: the learned
+    generator (zero-initialised), the graph that runs with --weights; the closed-form default graph (no
+    weights) is its convolution-free subset."""
     export = pytest.importorskip("mimicam.engines.export")
     from mimicam.engines.config import get_config
+    from mimicam.engines.model import build_modules
 
     made: dict[str, tuple[Path, Path]] = {}
 
     def get(name: str) -> tuple[Path, Path]:
         if name not in made:
             out = tmp_path_factory.mktemp(f"onnx-{name}")
-            made[name] = export.export_onnx(get_config(name), out_dir=out)
+            made[name] = export.export_onnx(get_config(name), out_dir=out, modules=build_modules(get_config(name)))
         return made[name]
 
     return get

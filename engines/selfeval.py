@@ -1,0 +1,124 @@
+"""In-crop self-reenactment evaluation of generator weights on landmark-cached clips (``dataset.py``).
+
+For each clip the portrait is its first cached frame and every later cached frame is a driver: the
+generator gets the portrait's keypoints and the frame's own (absolute) keypoints, and its output, pasted
+over the portrait with its mask, is compared with the real frame, over the whole crop:
+
+- ``l1``: mean absolute difference of BGR in [0, 1];
+- ``ssim``: luma SSIM (BT.601; Gaussian window sigma 1.5, 11x11; C1 = 0.01^2, C2 = 0.03^2);
+- ``landmark``: mean distance of the 478 MediaPipe landmarks found on the output and on the real frame,
+  divided by the face size sqrt(w x h) of the real frame's landmark box (frames where no face is found
+  on the output are counted in ``no_face`` and left out).
+
+``static`` is the portrait itself, ``closed-form`` the untrained model (exactly ``FirstOrderPrior``).
+This scores the generator alone (no tracking, filtering or relative-motion transfer): the whole
+pipeline is scored by ``tools/evaluate.py``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import GeneratorConfig
+from .dataset import Clip
+from .model import build_modules
+from .train import ssim
+from .weights import load_weights
+
+
+def load_method(cfg: GeneratorConfig, weights: Path | None):
+    enc, gen = build_modules(cfg, learned=weights is not None)
+    if weights is not None:
+        load_weights((enc, gen), cfg, weights)
+    return enc.eval(), gen.eval()
+
+
+@torch.no_grad()
+def render(modules, clip: Clip, chunk: int = 8) -> np.ndarray:
+    """(N-1, S, S, 3) uint8 outputs for frames 1..N-1 driven onto frame 0; None modules = static."""
+    src = torch.from_numpy(clip.frames[0].transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+    n = len(clip.frames) - 1
+    if modules is None:
+        return np.repeat(clip.frames[:1], n, 0)
+    enc, gen = modules
+    cache = enc(src, torch.from_numpy(clip.kp[:1]), torch.from_numpy(clip.jac[:1]))
+    outs = []
+    for a in range(1, n + 1, chunk):
+        b = min(a + chunk, n + 1)
+        rep = tuple(c.expand(b - a, *c.shape[1:]) for c in cache)
+        img, paste = gen(*rep, torch.from_numpy(clip.kp[a:b]), torch.from_numpy(clip.jac[a:b]))
+        out = paste * img + (1 - paste) * src
+        outs.append((out.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8))
+    return np.concatenate(outs)
+
+
+def _landmarks(detector, bgr: np.ndarray) -> np.ndarray | None:
+    from ..realtime.landmarks import _mp_image
+
+    res = detector.detect(_mp_image(bgr))
+    if not res.face_landmarks:
+        return None
+    return np.array([(p.x, p.y) for p in res.face_landmarks[0]], np.float64) * bgr.shape[1]
+
+
+def score(outs: np.ndarray, real: np.ndarray, detector=None, real_lms=None) -> dict[str, float]:
+    a = torch.from_numpy(outs.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+    b = torch.from_numpy(real.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+    got = {"l1": float((a - b).abs().mean()), "ssim": float(ssim(a, b).mean())}
+    if detector is not None:
+        dists, missing = [], 0
+        for img, ref in zip(outs, real_lms):
+            if ref is None:
+                continue
+            lm = _landmarks(detector, img)
+            if lm is None:
+                missing += 1
+                continue
+            (x0, y0), (x1, y1) = ref.min(0), ref.max(0)
+            dists.append(float(np.linalg.norm(lm - ref, axis=1).mean() / np.sqrt((x1 - x0) * (y1 - y0))))
+        got["landmark"] = float(np.mean(dists)) if dists else float("nan")
+        got["no_face"] = missing
+    return got
+
+
+def contact_sheet(rows: list[np.ndarray], picks: list[int], tile: int = 128) -> np.ndarray:
+    """One row per method (real first), one column per picked frame."""
+    import cv2
+
+    return np.concatenate([np.concatenate([cv2.resize(r[i], (tile, tile), interpolation=cv2.INTER_AREA)
+                                           for i in picks], 1) for r in rows], 0)
+
+
+def evaluate(clips: list[Clip], methods: dict[str, object], out_dir: Path | None = None, landmarks: bool = True,
+             log=print) -> dict[str, dict]:
+    """methods: name -> (encoder, generator) or None (static). Returns {clip: {method: scores}, 'mean': ...}."""
+    import cv2
+
+    detector = None
+    if landmarks:
+        from ..realtime.landmarks import _create
+        detector = _create(video=False, num_faces=1)
+    results: dict[str, dict] = {}
+    try:
+        for clip in clips:
+            real = clip.frames[1:]
+            real_lms = [_landmarks(detector, f) for f in real] if detector else None
+            renders = {name: render(m, clip) for name, m in methods.items()}
+            results[clip.name] = {name: score(r, real, detector, real_lms) for name, r in renders.items()}
+            log(f"  {clip.name}: " + "  ".join(f"{n} L1 {s['l1']:.4f} SSIM {s['ssim']:.4f}"
+                                             + (f" LMD {s['landmark']:.4f}" if 'landmark' in s else "")
+                                             for n, s in results[clip.name].items()))
+            if out_dir is not None:
+                motion = np.abs(clip.kp[1:] - clip.kp[:1]).mean((1, 2))
+                picks = sorted(np.argsort(motion)[-4:].tolist())
+                Path(out_dir).mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(Path(out_dir) / f"{clip.name}.png"), contact_sheet([real, *renders.values()], picks))
+    finally:
+        if detector is not None:
+            detector.close()
+    keys = next(iter(results.values()))[next(iter(methods))].keys() if results else []
+    results["mean"] = {n: {k: float(np.nanmean([results[c][n][k] for c in results if c != "mean"])) for k in keys}
+                       for n in methods}
+    return results

@@ -1,0 +1,106 @@
+"""The learned generator: zero-init equals the closed-form prior; ONNX export parity with non-zero weights."""
+import numpy as np
+import pytest
+import torch
+
+from mimicam.engines.config import get_config
+from mimicam.engines.export import example_inputs, export_onnx
+from mimicam.engines.model import build_modules
+from mimicam.engines.network import conv_macs
+from mimicam.engines.prior import FirstOrderPrior
+from mimicam.engines.spec import graph_specs
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: the machine is shared, and two contended threads are far slower than one."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def kaiming_(*modules: torch.nn.Module, seed: int = 0) -> None:
+    torch.manual_seed(seed)
+    for module in modules:
+        for m in module.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                torch.nn.init.normal_(m.bias, 0.0, 0.05)
+
+
+def _inputs(cfg, seed=0):
+    f = {k: torch.from_numpy(v) for k, v in example_inputs(cfg, seed).items()}
+    return f, (f["source"], f["kp_source_in"], f["jac_source_in"]), (f["kp_driving"], f["jac_driving"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_untrained_model_is_the_closed_form_prior(seed):
+    cfg = get_config("lite")
+    enc, gen = build_modules(cfg)
+    _, src, drv = _inputs(cfg, seed)
+    with torch.no_grad():
+        cache = enc(*src)
+        image, mask = gen(*cache, *drv)
+        ref_image, ref_mask = FirstOrderPrior(cfg)(*cache[:4], *drv)
+    assert (image - ref_image).abs().max() <= 1e-5
+    assert (mask - ref_mask).abs().max() <= 1e-5
+
+
+def test_closed_form_default_skips_the_learned_parts_with_the_same_output():
+    cfg = get_config("lite")
+    (enc, gen), (_, prior_only) = build_modules(cfg), build_modules(cfg, learned=False)
+    _, src, drv = _inputs(cfg)
+    with torch.no_grad():
+        cache = enc(*src)
+        for a, b in zip(gen(*cache, *drv), prior_only(*cache, *drv)):
+            assert (a - b).abs().max() <= 1e-5
+    assert set(gen.state_dict()) == set(prior_only.state_dict())  # same checkpoint layout either way
+
+
+def test_learned_parts_change_the_output_and_keep_it_valid():
+    cfg = get_config("lite")
+    enc, gen = build_modules(cfg)
+    kaiming_(enc, gen)
+    _, src, drv = _inputs(cfg)
+    with torch.no_grad():
+        cache = enc(*src)
+        image, _ = gen(*cache, *drv)
+        ref, _ = FirstOrderPrior(cfg)(*cache[:4], *drv)
+    assert (image - ref).abs().max() > 1e-2
+    assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
+
+
+def test_encoder_outputs_match_the_cache_spec():
+    cfg = get_config("lite")
+    enc, _ = build_modules(cfg)
+    _, src, _ = _inputs(cfg)
+    with torch.no_grad():
+        cache = enc(*src)
+    enc_spec, gen_spec = graph_specs(cfg)
+    assert [tuple(c.shape) for c in cache] == [t.shape for t in enc_spec.outputs]
+    assert enc_spec.output_names == gen_spec.input_names[:len(cache)]
+    assert "src_features" in enc_spec.output_names
+
+
+def test_lite_is_cheap_per_frame():
+    cfg = get_config("lite")
+    enc, gen = build_modules(cfg)
+    _, src, drv = _inputs(cfg)
+    with torch.no_grad():
+        cache = enc(*src)
+    assert conv_macs(gen, *cache, *drv) < 1.5e9  # ~5 GFLOPs budget per frame (2 FLOPs per MAC)
+
+
+def test_export_parity_with_kaiming_weights(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    cfg = get_config("lite")
+    enc, gen = build_modules(cfg)
+    kaiming_(enc, gen)
+    enc_path, gen_path = export_onnx(cfg, out_dir=tmp_path, modules=(enc, gen))  # raises if parity > 1e-4
+    model = onnx.load(str(gen_path))
+    assert model.opset_import[0].version == 17
+    ops = {n.op_type for n in model.graph.node}
+    assert "GridSample" in ops and not ops & {"Inverse", "Loop", "If"}
+    assert [o.name for o in model.graph.output] == ["image", "mask"]
