@@ -21,9 +21,11 @@ class GeneratorConfig:
     dm_max_features: int = 1024
     dm_num_blocks: int = 5
     residual_stride: int = 1  # the image residual is decoded at image_size / residual_stride, then upsampled
-    # Head region in template units (face oval 2 units tall, centre at the rigid-landmark mean).
-    head_half_width: float = 1.30
-    head_up: float = 2.05  # hair above the forehead moves with the head
+    # Head region in template units (face oval 2 units tall, centre at the rigid-landmark mean, about the
+    # nose; forehead top at -0.92, chin at +1.08). Kept tight: whatever the region holds moves with the head,
+    # background included (bent lines); what it misses stays behind (hair pulled into strands).
+    head_half_width: float = 1.15  # face oval: 0.85
+    head_up: float = 1.77  # hair above the forehead moves with the head
     head_down: float = 1.25
     head_edge: float = 0.10  # softness of the head / background transition
 

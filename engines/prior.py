@@ -3,17 +3,20 @@
 Backward flow at output pixel ``z`` (normalised crop coordinates, ``align_corners=False``) is a blend
 of K + 2 motions:
 
-- ``0`` background: identity, except where ``z`` falls inside the portrait's own head (the head has
-  moved away and uncovered background): there the sample moves against the head's displacement, out
-  past the head edge, so the uncovered area shows background instead of a ghost of the head;
-- ``1`` head (keypoint 0): one affine motion for the whole head, hair included, moving as one piece;
+- ``0`` background: identity, except where the portrait's own head is no longer covered by the driven
+  head (uncovered background): there the sample is taken further along the head motion, which for an
+  uncovered point lies outside the old head, so it shows background instead of a ghost of the head;
+- ``1`` head (keypoint 0): one motion for the whole head, hair included, moving as one piece: affine on
+  the face, rotation and width scale only outside it (the hair does not stretch when the jaw drops);
 - ``2..K`` local keypoints: FOMM's first-order motions ``kp_s + J_s J_d^-1 (z - kp_d)``.
 
 Weights: the head region (an egg-shaped area in the head's template frame, carried by the head motion)
 separates background from head; inside it, local Gaussians of the keypoints take over from the head
-motion. The flow is computed at ``motion_size`` and upsampled; the portrait is sampled once at
-``image_size`` with 2-D ``grid_sample``. The mouth interior that the driver opens but the portrait
-keeps closed is filled with a shaded mouth (teeth band, dark interior) instead of stretched lips.
+motion, the nearest one dominating where they overlap; an iris fades out as its eye closes. The flow is
+computed at ``motion_size`` and upsampled; the portrait is sampled once at ``image_size`` with 2-D
+``grid_sample``. The mouth interior that the driver opens but the portrait keeps closed is filled with a
+shaded mouth (teeth band, dark interior) instead of stretched lips. The paste mask covers only what moves
+by more than about half a pixel (and the mouth fill), so still parts keep the portrait's full resolution.
 
 Everything here is exportable to ONNX opset 17: closed-form 2x2 inverses, no ``torch.inverse``.
 """
@@ -28,8 +31,13 @@ from .layout import KP_INDEX, SIGMAS
 
 EPS = 1e-6
 TEETH_BGR = (0.80, 0.84, 0.86)
-BG_REFLECT_MARGIN = 2.5  # uncovered background is reflected from this many edge widths outside the old head
-BG_UNCOVER_GAIN = 2.0  # how fast the reflection takes over as the old head is uncovered
+# face oval in the head's template frame (for the hair, which moves rigidly outside it)
+FACE_HALF_WIDTH, FACE_HALF_HEIGHT, FACE_CENTRE_Y = 0.85, 1.0, 0.08
+HAIR_FROM = 1.1  # face-oval radius from which the head motion is rigid (rotation and scale only)
+PASTE_MIN_PX = 0.5  # displacement (pixels of the generated crop) above which the generated crop is pasted
+LOCAL_SHARPNESS = 4.0  # exponent of the competition between overlapping local keypoints
+BG_SHIFT = 1.4  # uncovered background is sampled this far along the head motion (past the old head's soft edge)
+BG_UNCOVER_GAIN = 2.0  # how fast that takes over as the old head is uncovered
 
 
 def inv2x2(m: torch.Tensor) -> torch.Tensor:
@@ -44,6 +52,12 @@ def inv2x2(m: torch.Tensor) -> torch.Tensor:
 def apply2x2(m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """(B,K,2,2) x (B,K,H,W,2) -> (B,K,H,W,2)."""
     return torch.einsum("bkij,bkhwj->bkhwi", m, v)
+
+
+def head_scale(jac: torch.Tensor) -> torch.Tensor:
+    """(B,K,2,2) Jacobians -> (B,) linear scale of the head's (keypoint 0)."""
+    j = jac[:, 0]
+    return torch.sqrt(torch.abs(j[:, 0, 0] * j[:, 1, 1] - j[:, 0, 1] * j[:, 1, 0]) + EPS)
 
 
 def make_grid(side: int) -> torch.Tensor:
@@ -68,6 +82,11 @@ class FirstOrderPrior(nn.Module):
         self.register_buffer("teeth", torch.tensor(TEETH_BGR).view(1, 3, 1, 1), persistent=False)
         self.i_ui, self.i_li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
         self.i_rc, self.i_lc = KP_INDEX["r_mouth_corner"], KP_INDEX["l_mouth_corner"]
+        self.i_upper = [KP_INDEX["r_upper_lid"], KP_INDEX["l_upper_lid"]]
+        self.i_lower = [KP_INDEX["r_lower_lid"], KP_INDEX["l_lower_lid"]]
+        iris = torch.zeros(2, cfg.num_kp - 1)
+        iris[0, KP_INDEX["r_iris"] - 1] = iris[1, KP_INDEX["l_iris"] - 1] = 1.0
+        self.register_buffer("iris_onehot", iris, persistent=False)
 
     # --- region of the head, in the head's template frame -------------------------------------
     def _head_frame(self, p: torch.Tensor, kp0: torch.Tensor, jinv0: torch.Tensor) -> torch.Tensor:
@@ -88,20 +107,28 @@ class FirstOrderPrior(nn.Module):
     def _soft(self, r: torch.Tensor, at: float = 1.0, width: float | None = None) -> torch.Tensor:
         return torch.sigmoid((at - r) / (width or self.cfg.head_edge))
 
-    def _uncovered(self, z: torch.Tensor, h_d: torch.Tensor, kp0: torch.Tensor, jac0: torch.Tensor,
-                   jinv0: torch.Tensor) -> torch.Tensor:
+    def _rigid_hair(self, t0: torch.Tensor, a0: torch.Tensor, rel0: torch.Tensor, kp0: torch.Tensor,
+                    jinv0: torch.Tensor) -> torch.Tensor:
+        """The head motion t0 (B,M,M,2), made rigid outside the face: the face follows the head keypoint's full
+        affine motion, but hair and the rest of the head region move by its rotation and width scale only. The
+        face oval also stretches when the jaw drops or the brows rise; the hair must not grow with it."""
+        col = a0[:, :, 0]  # image of the template x axis: rotation and the face's width scale
+        sim = torch.stack([torch.stack([col[:, 0], -col[:, 1]], -1), torch.stack([col[:, 1], col[:, 0]], -1)], -2)
+        t_sim = kp0[:, None, None, :] + torch.einsum("bij,bhwj->bhwi", sim, rel0)
+        u = self._head_frame(t0, kp0, jinv0)
+        dy = u[..., 1] - FACE_CENTRE_Y
+        r_face = torch.sqrt((u[..., 0] / FACE_HALF_WIDTH) ** 2 + (dy / FACE_HALF_HEIGHT) ** 2 + EPS)
+        w_hair = torch.sigmoid((r_face - HAIR_FROM) / 0.1)
+        return t0 + w_hair[..., None] * (t_sim - t0)
+
+    def _uncovered(self, z: torch.Tensor, t0: torch.Tensor, h_s: torch.Tensor, h_d: torch.Tensor) -> torch.Tensor:
         """Background motion: identity, except where the portrait's own head is no longer covered by the
-        driven head. There the sample is reflected across the portrait's head edge (radially, in the head
-        frame), so the uncovered area continues the background around the head instead of showing a ghost
-        of the old head. Exactly the identity while the head does not move."""
-        u = self._head_frame(z, kp0, jinv0)
-        r = self._radius(u)
-        h_s = self._soft(r)
-        edge = 1.0 + BG_REFLECT_MARGIN * self.cfg.head_edge  # outside the soft edge of the old head
-        scale = (edge + (edge - r).clamp(min=0.0)) / r.clamp(min=0.05)
-        far = kp0[:, None, None, :] + torch.einsum("bij,bhwj->bhwi", jac0, u * scale[..., None])
+        driven head. There the sample is taken further along the head motion ``t0``: a point the driven
+        head has uncovered is one whose head-motion sample ``t0(z)`` lies outside the portrait's head, so
+        the uncovered area shows the background the head left behind, shifted rigidly (straight lines stay
+        straight), instead of a ghost of the old head. Exactly the identity while the head does not move."""
         share = torch.clamp(BG_UNCOVER_GAIN * (h_s - h_d), 0.0, 1.0)
-        return z + share[..., None] * (far - z)
+        return z + (BG_SHIFT * share)[..., None] * (t0 - z)
 
     # --- motions and their prior weights ---------------------------------------------------------
     def motions(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor
@@ -113,25 +140,47 @@ class FirstOrderPrior(nn.Module):
         rel = z[:, None] - kp_d[:, :, None, None, :]  # (B,K,M,M,2)
         t = kp_s[:, :, None, None, :] + apply2x2(a, rel)  # first-order motions, head first
         jinv0 = inv2x2(jac_s[:, 0])
+        t = torch.cat([self._rigid_hair(t[:, 0], a[:, 0], rel[:, 0], kp_s[:, 0], jinv0)[:, None], t[:, 1:]], 1)
         # head region in output coordinates: the portrait's head region carried by the head motion
         r_out = self._head_radius(t[:, 0], kp_s[:, 0], jinv0)
         h = self._soft(r_out)
         zb = z.expand(kp_s.shape[0], -1, -1, -1)
-        bg = self._uncovered(zb, h, kp_s[:, 0], jac_s[:, 0], jinv0)
         r_src = self._head_radius(zb, kp_s[:, 0], jinv0)
+        bg = self._uncovered(zb, t[:, 0], self._soft(r_src), h)
         # local keypoints take over from the head motion near their driving position
-        scale_d = torch.sqrt(torch.abs(jac_d[:, 0, 0, 0] * jac_d[:, 0, 1, 1] - jac_d[:, 0, 0, 1] * jac_d[:, 0, 1, 0]) + EPS)
+        scale_d = head_scale(jac_d)
         sig = self.sigmas[None, :] * scale_d[:, None]  # (B,K-1)
         d2 = (rel[:, 1:] ** 2).sum(-1)  # (B,K-1,M,M)
         g = torch.exp(-d2 / (2 * sig[:, :, None, None] ** 2))
+        g = g * self._iris_gate(kp_s, jac_s, kp_d, jac_d)[..., None, None]
+        # the local keypoints together take up to all of the weight near them; among themselves, the nearest
+        # (relative to its radius) dominates, so a lid or a lip moves as itself rather than as an average
         total = g.sum(1, keepdim=True)
-        g = g / torch.clamp(total, min=1.0)
+        sharp = g ** LOCAL_SHARPNESS
+        g = sharp / (sharp.sum(1, keepdim=True) + EPS) * torch.clamp(total, max=1.0)
         w_local = h[:, None] * g
         w_head = h[:, None] * (1 - g.sum(1, keepdim=True))
         weights = torch.cat([1 - h[:, None], w_head, w_local], 1)
         motions = torch.cat([bg[:, None], t], 1)
-        paste = torch.maximum(self._soft(r_out, at=1.3, width=0.08), self._soft(r_src, at=1.3, width=0.08))
-        return motions, weights, paste[:, None]
+        return motions, weights, self._moved(self.blend(motions, weights))
+
+    def _moved(self, flow: torch.Tensor) -> torch.Tensor:
+        """Paste mask (B,1,M,M): where the flow moves the portrait by more than about half a pixel of the
+        generated crop, widened and feathered. Elsewhere the compositor keeps the portrait's own full-resolution
+        pixels, so still parts of the face stay as sharp as the portrait."""
+        disp = torch.linalg.vector_norm(flow - self.grid_m, dim=-1)[:, None] * (0.5 * self.cfg.image_size)
+        moved = torch.sigmoid((disp - PASTE_MIN_PX) / (0.3 * PASTE_MIN_PX))
+        moved = F.max_pool2d(moved, 3, stride=1, padding=1)
+        return F.avg_pool2d(moved, 5, stride=1, padding=2, count_include_pad=False)
+
+    def _iris_gate(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor
+                   ) -> torch.Tensor:
+        """(B, K-1) weight factors of the local keypoints: 1, except the irises, which fade out as their eye
+        closes (relative to the portrait's opening), so the lids close over the eye."""
+        gap = lambda kp: torch.linalg.vector_norm(kp[:, self.i_upper] - kp[:, self.i_lower], dim=-1)  # noqa: E731
+        gap_d, gap_s = gap(kp_d) / head_scale(jac_d)[:, None], gap(kp_s) / head_scale(jac_s)[:, None]
+        opened = torch.clamp(gap_d / (gap_s + EPS), 0.0, 1.0)  # (B, 2): right, left eye
+        return 1.0 - torch.einsum("be,ek->bk", 1.0 - opened ** 2, self.iris_onehot)
 
     @staticmethod
     def blend(motions: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -187,4 +236,4 @@ class FirstOrderPrior(nn.Module):
         image = self.warp(src_image, self.blend(motions, weights))
         fill, colour = self.mouth(kp_s, jac_s, kp_d, jac_d, src_mouth)
         image = image + fill * (colour - image)
-        return image.clamp(0.0, 1.0), self.upsample(paste)
+        return image.clamp(0.0, 1.0), torch.maximum(self.upsample(paste), fill)
