@@ -6,6 +6,7 @@ badge text; it never claims a frame is real.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ import cv2
 import numpy as np
 
 from .verifier import MAC_STATES, MarkVerifier
+
+log = logging.getLogger(__name__)
 
 BADGE = "SYNTHETIC"
 BADGE_VERIFIED = "SYNTHETIC - verified"
@@ -38,12 +41,16 @@ NO_VERDICT = Verdict(False, "absent", 1.0, None, None, 0)
 
 class DetectorThread:
     """Stage. ``scales=(1.0,)``: it reads the pipeline's own output, so only phase and shift are searched.
-    ``classifier``: the CNN classifier is not shipped yet, so ``classifier_score`` stays None."""
+    ``classifier``: when the shipped weights are present and verify, each verdict carries the advisory CNN
+    score (the face is relocated every ``relocate_every`` verdicts); otherwise ``classifier_score`` is None.
+    The score never changes the badge text: only the mark does."""
 
     def __init__(self, key: bytes, window: int = 30, classifier: bool = True,
-                 scales: tuple[float, ...] = (1.0,), verified_ttl_s: float = 3.0) -> None:
+                 scales: tuple[float, ...] = (1.0,), verified_ttl_s: float = 3.0, relocate_every: int = 15) -> None:
         self._verifier = MarkVerifier(key, window=window, scales=scales)
-        self.classifier = None          # no weights shipped: advisory score unavailable
+        self.classifier = _load_classifier() if classifier else None
+        self.relocate_every = relocate_every
+        self._face: tuple | None = None
         self.verified_ttl_s = verified_ttl_s
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -72,6 +79,8 @@ class DetectorThread:
         if self._thread is not None:
             self._thread.join(timeout=5.0)
             self._thread = None
+        if self.classifier is not None:
+            self.classifier.close()     # its face locator; reopened lazily
 
     def __enter__(self) -> "DetectorThread":
         return self.open()
@@ -126,6 +135,29 @@ class DetectorThread:
             except Exception as exc:    # never take the pipeline down; the badge stays "SYNTHETIC"
                 self.error = exc
                 continue
-            self._verdict = Verdict(r.marked, r.mac, r.p_value, r.session_id, None, self._verdict.verdicts + 1)
+            n = self._verdict.verdicts + 1
+            self._verdict = Verdict(r.marked, r.mac, r.p_value, r.session_id, self._score(n), n)
             if r.marked and r.mac == "valid":
                 self._verified_at = time.monotonic()
+
+    def _score(self, n: int) -> float | None:
+        """Advisory score of the frame just taken (``self._spare`` is not written until the next take)."""
+        if self.classifier is None or self._spare is None:
+            return None
+        try:
+            if self._face is None or n % self.relocate_every == 0:
+                self._face = self.classifier.locate(self._spare)
+            return self.classifier.score(self._spare, self._face)
+        except Exception as exc:  # noqa: BLE001 - advisory only: never stops verification
+            self.error = exc
+            return None
+
+
+def _load_classifier():
+    from .classifier import load_default
+
+    try:
+        return load_default()
+    except Exception as exc:  # noqa: BLE001 - e.g. weights that fail their SHA-256: no score, and say so
+        log.warning("provenance classifier unavailable: %s", exc)
+        return None
