@@ -46,10 +46,16 @@ class DetectorThread:
     The score never changes the badge text: only the mark does."""
 
     def __init__(self, key: bytes, window: int = 30, classifier: bool = True,
-                 scales: tuple[float, ...] = (1.0,), verified_ttl_s: float = 3.0, relocate_every: int = 15) -> None:
+                 scales: tuple[float, ...] = (1.0,), verified_ttl_s: float = 3.0, relocate_every: int = 15,
+                 rate_hz: float = 12.0, classify_every: int = 6) -> None:
         self._verifier = MarkVerifier(key, window=window, scales=scales)
         self.classifier = _load_classifier() if classifier else None
         self.relocate_every = relocate_every
+        # it shares the CPU with the live pipeline: at most rate_hz verdicts/s, the advisory CNN on every
+        # classify_every-th verdict (its last score is carried in between)
+        self.min_period_s = 1.0 / rate_hz if rate_hz > 0 else 0.0
+        self.classify_every = max(1, classify_every)
+        self._last_score: float | None = None
         self._face: tuple | None = None
         self.verified_ttl_s = verified_ttl_s
         self._lock = threading.Lock()
@@ -123,7 +129,11 @@ class DetectorThread:
         return cv2.cvtColor(self._spare, cv2.COLOR_BGR2GRAY), index
 
     def _run(self) -> None:
+        last = 0.0
         while not self._stop.is_set():
+            rest = last + self.min_period_s - time.monotonic()
+            if rest > 0 and self._stop.wait(rest):
+                break
             self._wake.wait(timeout=0.5)
             self._wake.clear()
             taken = self._take()
@@ -135,6 +145,7 @@ class DetectorThread:
             except Exception as exc:    # never take the pipeline down; the badge stays "SYNTHETIC"
                 self.error = exc
                 continue
+            last = time.monotonic()
             n = self._verdict.verdicts + 1
             self._verdict = Verdict(r.marked, r.mac, r.p_value, r.session_id, self._score(n), n)
             if r.marked and r.mac == "valid":
@@ -144,10 +155,13 @@ class DetectorThread:
         """Advisory score of the frame just taken (``self._spare`` is not written until the next take)."""
         if self.classifier is None or self._spare is None:
             return None
+        if n % self.classify_every != 1 and self._last_score is not None:
+            return self._last_score
         try:
             if self._face is None or n % self.relocate_every == 0:
                 self._face = self.classifier.locate(self._spare)
-            return self.classifier.score(self._spare, self._face)
+            self._last_score = self.classifier.score(self._spare, self._face)
+            return self._last_score
         except Exception as exc:  # noqa: BLE001 - advisory only: never stops verification
             self.error = exc
             return None
