@@ -122,3 +122,37 @@ def evaluate(clips: list[Clip], methods: dict[str, object], out_dir: Path | None
     results["mean"] = {n: {k: float(np.nanmean([results[c][n][k] for c in results if c != "mean"])) for k in keys}
                        for n in methods}
     return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m mimicam.engines.selfeval --weights W.safetensors --clips DIR --out OUT [--config lite]"""
+    import argparse
+    import json
+
+    from .config import get_config
+    from .dataset import load_clips
+
+    p = argparse.ArgumentParser(prog="python -m mimicam.engines.selfeval", description=__doc__)
+    p.add_argument("--weights", type=Path, required=True)
+    p.add_argument("--clips", type=Path, required=True, help="folder of driving videos")
+    p.add_argument("--out", type=Path, required=True, help="selfeval.json + one contact sheet per clip")
+    p.add_argument("--config", default="lite")
+    p.add_argument("--frames", type=int, default=40, help="cached frames per clip (the first is the portrait)")
+    p.add_argument("--cache", type=Path, help="frame/landmark cache (default OUT/frames)")
+    p.add_argument("--no-landmarks", action="store_true")
+    a = p.parse_args(argv)
+    cfg = get_config(a.config)
+    clips = load_clips(a.clips, a.cache or a.out / "frames", cfg.image_size, a.frames)
+    methods = {"static": None, "closed-form": load_method(cfg, None), "trained": load_method(cfg, a.weights)}
+    res = evaluate(clips, methods, a.out, landmarks=not a.no_landmarks)
+    (a.out / "selfeval.json").write_text(json.dumps(res, indent=2))
+    base = res["mean"]["static"]
+    for name, s in res["mean"].items():
+        print(f"{name:12s} L1 {s['l1']:.4f} ({s['l1'] / base['l1']:.3f}x static)  SSIM {s['ssim']:.4f} "
+              f"({s['ssim'] - base['ssim']:+.4f})" + (f"  landmark {s['landmark']:.4f} "
+                                                       f"({s['landmark'] / base['landmark']:.3f}x)" if "landmark" in s else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
