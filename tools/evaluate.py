@@ -313,8 +313,7 @@ def format_table(results: list[ClipResult]) -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mimicam.tools.evaluate", description=__doc__.split("\n")[0])
+def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clips", nargs="+", type=Path, required=True, help="driving clips, or folders of clips")
     p.add_argument("--out", type=Path, required=True, help="folder for evaluate.json and the contact sheets")
     p.add_argument("--frames", type=int, default=150, help="frames scored per clip (default 150)")
@@ -322,11 +321,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", default="ort", help="generator backend (default ort)")
     p.add_argument("--sheet-kb", type=int, default=SHEET_MAX_BYTES // 1000,
                    help="contact sheets are shrunk until their PNG is under this size (default 300)")
-    args = p.parse_args(argv)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """``mimicam evaluate`` (for the CLI dispatcher)."""
+    p = subparsers.add_parser("evaluate", help="self-reenactment quality vs the static baseline, with contact sheets")
+    _add_args(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..realtime.errors import InputError
+
     clips = find_clips(args.clips)
     if not clips:
-        print("evaluate: error: no clips found", file=sys.stderr)
-        return 2
+        raise InputError(f"no video clips in {' '.join(map(str, args.clips))}", "give .mp4 files or folders of them")
     results = []
     for clip in clips:
         results.append(evaluate_clip(clip, args.out, args.frames, args.stride, backend=args.backend,
@@ -341,6 +351,19 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "evaluate.json").write_text(json.dumps(doc, indent=2))
     print(format_table(results))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..realtime.errors import MimicamError
+
+    p = argparse.ArgumentParser(prog="python -m mimicam.tools.evaluate", description=__doc__.split("\n")[0])
+    _add_args(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except MimicamError as exc:
+        print(f"evaluate: error: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -105,3 +105,9 @@ def test_clip_result_json_is_strict_and_says_what_passes():
                                                                  "ssim_gain": 0.0}).to_json()
     assert doc["static"]["landmark"] is None
     json.loads(json.dumps(doc, allow_nan=False))
+
+
+def test_cli_without_clips_is_a_one_line_error(tmp_path, capsys):
+    assert ev.main(["--clips", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evaluate: error: no video clips") and err.count("\n") == 1
