@@ -34,7 +34,7 @@ CONFIGS: dict[str, GeneratorConfig] = {
     # CPU real time (~1.1 GMACs per frame): motion at 64 px (as vox-256), quarter-width network, one
     # bottleneck block, four hourglass levels, image residual decoded at 128 px; the portrait's encoder
     # features are cached.
-    "lite": GeneratorConfig("lite", image_size=256, motion_size=64, block_expansion=16, max_features=256,
+    "lite": GeneratorConfig("lite", image_size=256, motion_size=48, block_expansion=16, max_features=256,
                             num_bottleneck_blocks=1, dm_block_expansion=16, dm_max_features=256,
                             dm_num_blocks=4, residual_stride=2),
     # The dimensions of FOMM's vox-256 (for GPUs).

@@ -49,7 +49,15 @@ class FrameGenerator(nn.Module):
         self.dense_motion = DenseMotion(cfg)
         self.decoder = ResidualDecoder(cfg)
         self.pool = cfg.image_size // cfg.motion_size
+        self.pool_exact = cfg.image_size == self.pool * cfg.motion_size
         self.register_buffer("grid_f", make_grid(cfg.image_size // 2 ** cfg.num_down_blocks), persistent=False)
+
+    def _small(self, image: torch.Tensor) -> torch.Tensor:
+        """The portrait at motion size (average pooling when the sizes divide, else bilinear)."""
+        if self.pool_exact:
+            return F.avg_pool2d(image, self.pool) if self.pool > 1 else image
+        m = self.cfg.motion_size
+        return F.interpolate(image, size=(m, m), mode="bilinear", align_corners=False)
 
     def forward(self, src_image, src_mouth, kp_s, jac_s, src_features, kp_d, jac_d):
         prior = self.prior
@@ -57,7 +65,7 @@ class FrameGenerator(nn.Module):
             image, mask = prior(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
             return image + 0.0 * src_features[:, :1, :1, :1].mean(), mask  # keeps the input in the graph
         motions, weights, paste = prior.motions(kp_s, jac_s, kp_d, jac_d)
-        src_small = F.avg_pool2d(src_image, self.pool) if self.pool > 1 else src_image
+        src_small = self._small(src_image)
         logits, occ_res = self.dense_motion(src_small, motions, weights, kp_s, kp_d, prior.grid_m)
         log_w = torch.log(torch.clamp(weights, min=0.0) + LOG_EPS)
         # softmax(log w + logits), plus the constant w - softmax(log w) (|.| < 1e-6) that makes it exactly

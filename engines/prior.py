@@ -14,7 +14,7 @@ Weights: the head region (an egg-shaped area in the head's template frame, carri
 separates background from head; inside it, local Gaussians of the keypoints take over from the head
 motion, the nearest one dominating where they overlap; an iris fades out as its eye closes. The flow is
 computed at ``motion_size`` and upsampled; the portrait is sampled once at ``image_size`` with 2-D
-``grid_sample``. The mouth interior that the driver opens but the portrait keeps closed is filled with a
+gathers (bilinear). The mouth interior that the driver opens but the portrait keeps closed is filled with a
 shaded mouth (teeth band, dark interior) instead of stretched lips. The paste mask covers only what moves
 by more than about half a pixel (and the mouth fill), so still parts keep the portrait's full resolution.
 
@@ -58,6 +58,27 @@ def head_scale(jac: torch.Tensor) -> torch.Tensor:
     """(B,K,2,2) Jacobians -> (B,) linear scale of the head's (keypoint 0)."""
     j = jac[:, 0]
     return torch.sqrt(torch.abs(j[:, 0, 0] * j[:, 1, 1] - j[:, 0, 1] * j[:, 1, 0]) + EPS)
+
+
+def bilinear_sample(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """``F.grid_sample(image, grid, "bilinear", padding_mode="border", align_corners=False)`` for one image
+    (B = 1), as one gather of the four neighbours from the flattened image. The same numbers as GridSample,
+    but ONNX Runtime's CPU GridSample kernel took 6.2 ms for a 256x256 crop on 2 cores, this 2.9 ms."""
+    _, c, h, w = image.shape
+    gx = ((grid[0, ..., 0] + 1) * w - 1) * 0.5  # pixel coordinates
+    gy = ((grid[0, ..., 1] + 1) * h - 1) * 0.5
+    gx = gx.clamp(0, w - 1)  # border padding: clamp the coordinates
+    gy = gy.clamp(0, h - 1)
+    x0, y0 = gx.floor(), gy.floor()
+    wx, wy = gx - x0, gy - y0
+    x0i, y0i = x0.long(), y0.long()
+    x1i, y1i = (x0i + 1).clamp(max=w - 1), (y0i + 1).clamp(max=h - 1)
+    flat = image[0].reshape(c, h * w).transpose(0, 1)  # (h*w, c): each gather takes a contiguous row
+    r0, r1 = y0i * w, y1i * w
+    idx = torch.stack([r0 + x0i, r0 + x1i, r1 + x0i, r1 + x1i]).reshape(-1)
+    vals = flat[idx].transpose(0, 1).reshape((c, 4) + tuple(gx.shape))  # one gather for the 4 neighbours
+    wts = torch.stack([(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy])
+    return (vals * wts[None]).sum(1)[None]
 
 
 def make_grid(side: int) -> torch.Tensor:
@@ -198,7 +219,7 @@ class FirstOrderPrior(nn.Module):
         """Sample image (B,C,S,S) at flow (B,M,M,2), upsampled to S."""
         disp = (flow - self.grid_m).permute(0, 3, 1, 2)  # upsample the displacement, not the flow
         flow_s = self.grid_s + self.upsample(disp).permute(0, 2, 3, 1)
-        return F.grid_sample(image, flow_s, mode="bilinear", padding_mode="border", align_corners=False)
+        return bilinear_sample(image, flow_s)
 
     # --- the mouth the portrait does not show ---------------------------------------------------
     def mouth(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,

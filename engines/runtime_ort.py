@@ -34,6 +34,9 @@ class OrtBackend(GeneratorBackend):
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
+        # no busy-waiting: on a 2-core laptop spinning ORT threads starve MediaPipe and the capture thread
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning", "0")
         return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
 
     def _buffers(self, spec: ModelSpec, which: str) -> dict[str, np.ndarray]:

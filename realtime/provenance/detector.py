@@ -7,6 +7,7 @@ badge text; it never claims a frame is real.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ class DetectorThread:
         return cv2.cvtColor(self._spare, cv2.COLOR_BGR2GRAY), index
 
     def _run(self) -> None:
+        _lower_priority()
         last = 0.0
         while not self._stop.is_set():
             rest = last + self.min_period_s - time.monotonic()
@@ -165,6 +167,15 @@ class DetectorThread:
         except Exception as exc:  # noqa: BLE001 - advisory only: never stops verification
             self.error = exc
             return None
+
+
+def _lower_priority() -> None:
+    """Run this thread at the lowest CPU priority (Linux: per-thread nice 19), so that verification only
+    ever uses CPU time the live pipeline leaves idle: it adds nothing to the per-frame critical path."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not permitted: the rate limit still applies
+        pass
 
 
 def _load_classifier():

@@ -70,7 +70,7 @@ def test_a_few_steps_reduce_the_loss_on_a_real_clip(data):
     batch = make_batch(data[2], np.random.default_rng(1), 2, augment=False)
     opt = torch.optim.Adam(list(enc.parameters()) + list(gen.parameters()), lr=3e-4, betas=(0.5, 0.999))
     history = []
-    for _ in range(5):
+    for _ in range(10):  # Adam's first steps can overshoot; ten steps settle below the start
         loss = losses(reenact(enc, gen, batch), batch["driving"], 1.0)["loss"]
         history.append(float(loss.detach()))
         opt.zero_grad()
