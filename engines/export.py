@@ -19,15 +19,17 @@ from .config import GeneratorConfig
 from .model import build_modules
 from .spec import ModelSpec, graph_specs
 from .template import example_motion
+from .weights import sha256_file
 
 PARITY_ATOL = 1e-4
 _CODE_FILES = ("prior.py", "model.py", "network.py", "layout.py", "config.py", "spec.py", "export.py", "weights.py")
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("MIMICAM_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "mimicam")
-    return Path(base)
+    """The user cache directory (``MIMICAM_CACHE_DIR`` overrides), shared with the TensorRT engine cache."""
+    from .engine_cache import cache_root
+
+    return cache_root()
 
 
 def code_hash() -> str:
@@ -99,7 +101,7 @@ def export_onnx(cfg: GeneratorConfig, weights: Path | None = None, out_dir: Path
     meta_path = out / "export.json"
     if modules is None and enc_path.exists() and gen_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if meta.get("key") == key and meta.get("sha256") == [_sha256(enc_path), _sha256(gen_path)]:
+        if meta.get("key") == key and meta.get("sha256") == [sha256_file(enc_path), sha256_file(gen_path)]:
             return enc_path, gen_path
     enc, gen = modules or build_modules(cfg, learned=weights is not None)
     if modules is None and weights is not None:
@@ -126,13 +128,5 @@ def export_onnx(cfg: GeneratorConfig, weights: Path | None = None, out_dir: Path
             os.replace(tmp_path, final)
     meta_path.write_text(json.dumps({"key": key, "config": cfg.name, "opset": enc_spec.opset,
                                      "weights": weights_digest(weights), "code": code_hash(),
-                                     "sha256": [_sha256(enc_path), _sha256(gen_path)]}, indent=2))
+                                     "sha256": [sha256_file(enc_path), sha256_file(gen_path)]}, indent=2))
     return enc_path, gen_path
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -1,5 +1,4 @@
 """The learned generator: zero-init equals the closed-form prior; ONNX export parity with non-zero weights."""
-import numpy as np
 import pytest
 import torch
 
@@ -11,13 +10,7 @@ from mimicam.engines.prior import FirstOrderPrior
 from mimicam.engines.spec import graph_specs
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: the machine is shared, and two contended threads are far slower than one."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def kaiming_(*modules: torch.nn.Module, seed: int = 0) -> None:

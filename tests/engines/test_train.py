@@ -2,35 +2,27 @@
 checkpoints are written and a run resumes where it stopped."""
 import dataclasses
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from mimicam.engines.config import get_config
+from shared_data import DRIVING
 from mimicam.engines.dataset import load_clips, split_by_video
 from mimicam.engines.model import build_modules
 from mimicam.engines.train import FLIP_PERM, TrainOptions, flip, losses, make_batch, reenact, ssim, train
 
 CLIP = "lp_d0_man_greenscreen_expressions.mp4"
 SMALL = dataclasses.replace(get_config("lite"), image_size=128, motion_size=32)  # same layers, 4x cheaper
-SHARED = Path(os.environ.get("MIMICAM_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: the machine is shared, and two contended threads are far slower than one."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    src = SHARED / "data" / "driving" / CLIP
+    src = DRIVING / CLIP
     if not src.exists():
         pytest.skip(f"{src} not available")
     folder = tmp_path_factory.mktemp("videos")

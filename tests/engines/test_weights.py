@@ -11,13 +11,7 @@ from mimicam.engines.weights import load_weights, save_weights, sidecar_path
 from mimicam.realtime.errors import ModelError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: the machine is shared, and two contended threads are far slower than one."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
