@@ -73,15 +73,14 @@ class FrameGenerator(nn.Module):
         mask = torch.softmax(log_w + logits, 1) + (weights - torch.softmax(log_w, 1))
         flow = prior.blend(motions, mask)
         image = prior.warp(src_image, flow)
-        fill, colour = prior.mouth(kp_s, jac_s, kp_d, jac_d, src_mouth)
-        image = (image + fill * (colour - image)).clamp(0.0, 1.0)
+        image, filled = prior.fills(image, src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
         occlusion = torch.clamp(1.0 - occ_res, 0.0, 1.0)
         feat_flow = resample_flow(flow, prior.grid_m, self.grid_f)
         feats = F.grid_sample(src_features, feat_flow, mode="bilinear", padding_mode="border", align_corners=False)
         if occlusion.shape[-1] != feats.shape[-1]:
             occlusion = F.interpolate(occlusion, size=feats.shape[-2:], mode="bilinear", align_corners=False)
         residual = self.decoder(feats * occlusion, image)
-        return (image + residual).clamp(0.0, 1.0), prior.upsample(paste)
+        return (image + residual).clamp(0.0, 1.0), torch.maximum(prior.upsample(paste), filled)
 
 
 def build_modules(cfg: GeneratorConfig, learned: bool = True) -> tuple[SourceEncoder, FrameGenerator]:

@@ -37,7 +37,12 @@ HAIR_FROM = 1.1  # face-oval radius from which the head motion is rigid (rotatio
 PASTE_MIN_PX = 0.5  # displacement (pixels of the generated crop) above which the generated crop is pasted
 LOCAL_SHARPNESS = 4.0  # exponent of the competition between overlapping local keypoints
 BG_SHIFT = 1.4  # uncovered background is sampled this far along the head motion (past the old head's soft edge)
-BG_UNCOVER_GAIN = 2.0  # how fast that takes over as the old head is uncovered
+BG_UNCOVER_GAIN = 2.0
+# Distance of the upper- and lower-lid keypoints (template units) = GAP_SLOPE * eye opening + GAP_BASE, fitted
+# on lp_d9 / lp_d10 (MediaPipe landmarks 159-145 and 386-374 as the opening); the lid keypoints are means of
+# neighbourhoods that include the eye corners and creases, so they move only about half as far as the lids.
+GAP_SLOPE, GAP_BASE = 0.567, 0.053
+EYE_HALF_WIDTH = 0.17  # template units (corners at about +-0.16 from the eye centre)  # how fast that takes over as the old head is uncovered
 
 
 def inv2x2(m: torch.Tensor) -> torch.Tensor:
@@ -251,10 +256,55 @@ class FirstOrderPrior(nn.Module):
         fill = fields[:, 0:1]
         return fill, colour
 
+    # --- the lids the portrait keeps open when the driver closes the eyes -----------------------------
+    def _opening(self, kp: torch.Tensor, jac: torch.Tensor) -> torch.Tensor:
+        """(B, 2) eye openings (right, left) in template units, from the lid keypoints."""
+        gap = torch.linalg.vector_norm(kp[:, self.i_upper] - kp[:, self.i_lower], dim=-1) / head_scale(jac)[:, None]
+        return torch.clamp((gap - GAP_BASE) / GAP_SLOPE, min=0.0)
+
+    def eyelids(self, src_image: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor,
+                jac_d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (fill weight (B,1,S,S), fill colour (B,3,S,S)): as the driver closes an eye that the portrait
+        keeps open, the lid (the portrait's own lid skin, a darker lash line at its edge) comes down over
+        it. The flow alone cannot do this: the eye is a few pixels tall at motion size."""
+        o_s, o_d = self._opening(kp_s, jac_s), self._opening(kp_d, jac_d)
+        closure = torch.clamp((1.0 - o_d / (o_s + EPS) - 0.1) / 0.75, 0.0, 1.0)  # (B, 2)
+        closure = closure * torch.sigmoid((o_s - 0.03) / 0.01)  # nothing to close on a closed portrait eye
+        s_d = head_scale(jac_d)
+        head = jac_d[:, 0]
+        e1 = head[:, :, 0] / (torch.linalg.vector_norm(head[:, :, 0], dim=-1, keepdim=True) + EPS)  # head's x
+        e2 = head[:, :, 1] / (torch.linalg.vector_norm(head[:, :, 1], dim=-1, keepdim=True) + EPS)  # head's y
+        up, lo = kp_d[:, self.i_upper], kp_d[:, self.i_lower]  # (B, 2, 2)
+        centre = 0.5 * (up + lo)
+        d = self.grid_mouth[:, None] - centre[:, :, None, None, :]  # (B, 2, G, G, 2)
+        x = (d * e1[:, None, None, None, :]).sum(-1) / (EYE_HALF_WIDTH * s_d)[:, None, None, None]
+        y = (d * e2[:, None, None, None, :]).sum(-1) / (0.5 * (o_s + 0.02) * s_d[:, None])[..., None, None]
+        inside = torch.sigmoid((1.0 - torch.sqrt(x * x + y * y + EPS)) / 0.15)
+        edge = (2.0 * closure - 1.0)[..., None, None]  # the lid's edge, from the top (-1) down to the bottom (+1)
+        fill = inside * torch.sigmoid((edge - y) / 0.12) * torch.clamp(4.0 * closure, max=1.0)[..., None, None]
+        lash = inside * torch.exp(-(((y - edge) / 0.25) ** 2)) * torch.clamp(2.0 * closure, max=1.0)[..., None, None]
+        # lid skin: the portrait just above its upper lid
+        above = kp_s[:, self.i_upper] + 0.8 * (kp_s[:, self.i_upper] - kp_s[:, self.i_lower])
+        skin = bilinear_sample(src_image, above[:, None])[:, :, 0]  # (B, 3, 2)
+        fill_sum = fill.sum(1)
+        share = fill / (fill_sum[:, None] + EPS)
+        colour = torch.einsum("bcE,bEhw->bchw", skin, share) * (1.0 - 0.6 * lash.sum(1).clamp(max=1.0))[:, None]
+        fields = self.upsample(torch.cat([fill_sum.clamp(max=1.0)[:, None], colour], 1))
+        return fields[:, :1], fields[:, 1:]
+
+    def fills(self, image: torch.Tensor, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor,
+              jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the warp cannot show: the opened mouth and the closed lids, over the warped image.
+        -> (image, where something was filled (B,1,S,S))."""
+        fill_m, colour_m = self.mouth(kp_s, jac_s, kp_d, jac_d, src_mouth)
+        fill_e, colour_e = self.eyelids(src_image, kp_s, jac_s, kp_d, jac_d)
+        image = image + fill_m * (colour_m - image)
+        image = image + fill_e * (colour_e - image)
+        return image.clamp(0.0, 1.0), torch.maximum(fill_m, fill_e)
+
     def forward(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,
                 kp_d: torch.Tensor, jac_d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         motions, weights, paste = self.motions(kp_s, jac_s, kp_d, jac_d)
         image = self.warp(src_image, self.blend(motions, weights))
-        fill, colour = self.mouth(kp_s, jac_s, kp_d, jac_d, src_mouth)
-        image = image + fill * (colour - image)
-        return image.clamp(0.0, 1.0), torch.maximum(self.upsample(paste), fill)
+        image, filled = self.fills(image, src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+        return image, torch.maximum(self.upsample(paste), filled)

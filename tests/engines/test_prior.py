@@ -95,3 +95,27 @@ def test_onnx_graph_rules():
         for n in m.graph.node:
             if n.op_type == "GridSample":
                 assert all(len(i.type.tensor_type.shape.dim) in (0, 4) for i in m.graph.input if i.name in n.input)
+
+
+def test_closing_the_eye_brings_the_lid_down_over_it():
+    cfg = get_config("lite")
+    f = example_inputs(cfg)
+    s = cfg.image_size
+    up, lo = KP_INDEX["r_upper_lid"], KP_INDEX["r_lower_lid"]
+    kp_s = f["kp_source_in"]
+    centre = (kp_s[0, up] + kp_s[0, lo]) / 2
+    cx, cy = ((centre + 1) / 2 * s).astype(int)
+    src = np.full_like(f["source"], 0.8)  # light skin ...
+    src[0, :, cy - 1:cy + 2, cx - 8:cx + 9] = 0.1  # ... and a dark open eye (the template's opening)
+    kp_d = kp_s.copy()
+    gap = kp_s[0, lo] - kp_s[0, up]
+    kp_d[0, up] += 0.45 * gap  # the driver closes the eye: the lid keypoints close about half their gap
+    kp_d[0, lo] -= 0.1 * gap
+    closed, mask = _run(cfg, src, kp_s, f["jac_source_in"], kp_d, f["jac_source_in"])
+    opened, _ = _run(cfg, src, kp_s, f["jac_source_in"], kp_s, f["jac_source_in"])
+    assert opened[0, :, cy, cx].mean() < 0.2  # the portrait's eye, open
+    assert closed[0, :, cy, cx].mean() > 0.5  # covered by the lid (skin)
+    assert mask[0, 0, cy, cx] > 0.9  # and pasted
+    other = KP_INDEX["l_upper_lid"]
+    ox, oy = (((kp_s[0, other] + kp_s[0, KP_INDEX["l_lower_lid"]]) / 2 + 1) / 2 * s).astype(int)
+    assert abs(float(closed[0, :, oy, ox].mean()) - float(opened[0, :, oy, ox].mean())) < 0.05  # other eye untouched

@@ -62,12 +62,26 @@ def _socket_kind(inode: str) -> str:
     return "?"
 
 
-def _fd_sampler(stop: threading.Event, seen: set) -> None:
-    """What the process (native code included) holds open: sockets, and files open for writing."""
+def _open_fds() -> set[tuple[str, str]]:
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out.add((fd, os.readlink(f"/proc/self/fd/{fd}")))
+        except OSError:
+            pass
+    return out
+
+
+def _fd_sampler(stop: threading.Event, seen: set, inherited: set[tuple[str, str]]) -> None:
+    """What the process (native code included) opens while the pipeline runs: sockets, and files open for
+    writing. Descriptors it already held (pytest's own output, redirected to a log file, say) are not
+    the pipeline's doing and are left out."""
     while not stop.wait(0.02):
         for fd in os.listdir("/proc/self/fd"):
             try:
                 target = os.readlink(f"/proc/self/fd/{fd}")
+                if (fd, target) in inherited:
+                    continue
                 flags = int(open(f"/proc/self/fdinfo/{fd}").read().split("flags:")[1].split()[0], 8)
             except (OSError, IndexError, ValueError):
                 continue
@@ -95,7 +109,7 @@ def test_no_socket_and_no_write_outside_the_output_and_config(tmp_path, small_po
     import mediapipe.tasks.python.vision  # noqa: F401
     before = set(os.listdir("/proc/self/fd"))
     stop, fds = threading.Event(), set()
-    sampler = threading.Thread(target=_fd_sampler, args=(stop, fds), daemon=True)
+    sampler = threading.Thread(target=_fd_sampler, args=(stop, fds, _open_fds()), daemon=True)
     Audit.events, Audit.active = [], True
     sampler.start()
     try:
