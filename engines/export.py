@@ -21,7 +21,12 @@ from .spec import ModelSpec, graph_specs
 from .template import example_motion
 from .weights import sha256_file
 
-PARITY_ATOL = 1e-4
+PARITY_ATOL = 1e-4  # what the tests require of ORT vs torch on this machine (tests/engines)
+# The gate of an export on a user's machine: other CPUs round differently (AVX2 vs AVX-512 kernels), and a
+# steep soft mask (the lids) can turn that into 1e-3 here and there; a broken export is off by far more.
+# Anything above PARITY_ATOL is recorded in export.json; above EXPORT_GATE_ATOL (half a grey level) the
+# export is refused.
+EXPORT_GATE_ATOL = 2e-3
 _CODE_FILES = ("prior.py", "model.py", "network.py", "layout.py", "config.py", "spec.py", "export.py", "weights.py")
 
 
@@ -84,9 +89,9 @@ def _parity(path: Path, spec: ModelSpec, feeds: dict[str, np.ndarray], expected:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(list(spec.output_names), {n: feeds[n] for n in spec.input_names})
     diff = max(float(np.abs(g - e).max()) for g, e in zip(got, expected))
-    if not diff <= PARITY_ATOL:
+    if not diff <= EXPORT_GATE_ATOL:
         raise ModelError(f"ONNX Runtime output of {spec.graph} differs from torch by {diff:.2e} "
-                         f"(expected <= {PARITY_ATOL:.0e})")
+                         f"(expected <= {EXPORT_GATE_ATOL:.0e})", "the export is broken: report this with `mimicam doctor`")
     return diff
 
 
@@ -115,6 +120,7 @@ def export_onnx(cfg: GeneratorConfig, weights: Path | None = None, out_dir: Path
         cache = enc(*(t[n] for n in enc_spec.input_names))
         feeds.update({s.name: c.numpy() for s, c in zip(enc_spec.outputs, cache)})
         produced = gen(*(torch.from_numpy(feeds[n]) for n in gen_spec.input_names))
+    parity: dict[str, float] = {}
     with tempfile.TemporaryDirectory(dir=out) as tmp:  # write next to the target, then move: no partial files
         for module, spec, final, args, expected in (
             (enc, enc_spec, enc_path, tuple(t[n] for n in enc_spec.input_names), tuple(c.numpy() for c in cache)),
@@ -124,9 +130,10 @@ def export_onnx(cfg: GeneratorConfig, weights: Path | None = None, out_dir: Path
             tmp_path = Path(tmp) / final.name
             _export_one(module, args, spec, tmp_path)
             _check(tmp_path, spec)
-            _parity(tmp_path, spec, feeds, expected)
+            parity[spec.graph] = _parity(tmp_path, spec, feeds, expected)
             os.replace(tmp_path, final)
     meta_path.write_text(json.dumps({"key": key, "config": cfg.name, "opset": enc_spec.opset,
                                      "weights": weights_digest(weights), "code": code_hash(),
-                                     "sha256": [sha256_file(enc_path), sha256_file(gen_path)]}, indent=2))
+                                     "sha256": [sha256_file(enc_path), sha256_file(gen_path)],
+                                     "parity_max_abs_diff": parity}, indent=2))
     return enc_path, gen_path

@@ -83,6 +83,16 @@ def test_onnx_runtime_matches_torch(config):
     assert np.abs(outs[0][1] - outs[1][1]).max() <= 1e-4
 
 
+def test_export_records_parity_within_1e4():
+    import json
+
+    from mimicam.engines.export import PARITY_ATOL
+
+    enc, _ = export_onnx(get_config("lite"))
+    parity = json.loads((enc.parent / "export.json").read_text())["parity_max_abs_diff"]
+    assert set(parity) == {"source_encoder", "frame_generator"} and max(parity.values()) <= PARITY_ATOL
+
+
 def test_onnx_graph_rules():
     import onnx
 
