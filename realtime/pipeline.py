@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..engines.backend import open_backend
+from ..engines.backend import backend_class, open_backend
 from ..engines.config import get_config
 from .finish import Finisher
 from .capture import CaptureSource, CaptureThread, open_source
@@ -84,6 +84,7 @@ class Pipeline:
         o = self.options
         self.source = self.sink = self.backend = self.deadline = self.landmarks = None
         self.watermarker = self.detector = self.finisher = None
+        backend_class(o.backend)  # first: "no GPU for TensorRT" is said before any camera or file is opened
         self.portraits = [o.portrait, *o.more_portraits]
         self._pi = 0
         self.portrait = prepare_portrait(o.portrait, self.cfg.image_size)

@@ -17,6 +17,7 @@ COMMANDS = {
     "doctor": "doctor",
     "train": "train",
     "build-engine": "build_engine",
+    "evaluate": "evaluate",
 }
 
 

@@ -179,3 +179,13 @@ def test_cli_render_json_stats(tmp_path):
     s = json.loads(stats.read_text())
     assert s["frames"] == 78 and {"p50", "p95", "p99"} <= set(s["capture_to_sink_ms"]) and s["stages"]
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 78
+
+
+def test_trt_without_gpu_is_said_before_the_camera_is_touched(portrait_path):
+    from mimicam.engines.runtime_trt import TrtBackend
+
+    if TrtBackend.unavailable_reason() is None:
+        pytest.skip("TensorRT can run here")
+    r = _cli("live", "--source", str(portrait_path), "--backend", "trt", "--camera", "7", "--output", "null")
+    assert r.returncode == 2 and "trt backend cannot run here" in r.stderr and "camera" not in r.stderr.lower()
+    assert "Traceback" not in r.stderr
