@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -25,6 +27,27 @@ def _mp():
     return mp, BaseOptions, vision
 
 
+@contextmanager
+def _quiet_native_stderr():
+    """MediaPipe's C++ side logs a dozen informational lines to stderr while it builds its graph; the user
+    gets our one-line messages instead. Python exceptions still propagate."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _create(video: bool, num_faces: int, min_conf: float = 0.5):
     mp, BaseOptions, vision = _mp()
     opts = vision.FaceLandmarkerOptions(
@@ -32,7 +55,8 @@ def _create(video: bool, num_faces: int, min_conf: float = 0.5):
         running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
         num_faces=num_faces, min_face_detection_confidence=min_conf, min_face_presence_confidence=min_conf,
         min_tracking_confidence=0.5, output_face_blendshapes=True, output_facial_transformation_matrixes=True)
-    return vision.FaceLandmarker.create_from_options(opts)
+    with _quiet_native_stderr():
+        return vision.FaceLandmarker.create_from_options(opts)
 
 
 def _to_landmarks(result, i: int, w: int, h: int, offset=(0.0, 0.0), scale: float = 1.0) -> Landmarks:
