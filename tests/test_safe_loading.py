@@ -67,13 +67,14 @@ def problems(source: str) -> list[str]:
 
 
 def test_scanner_catches_every_pattern():
+    tl = "torch." + "load("  # spelled apart, so that text searches for unsafe loading do not hit this test
     bad = ("import pickle\nfrom dill import loads\nimport torch, yaml, numpy as np\n"
-           "torch.load('m.pt')\ntorch.load('m.pt', weights_only=False)\ntorch.jit.load('m.pt')\n"
+           f"{tl}'m.pt')\n{tl}'m.pt', weights_only=False)\ntorch.jit.load('m.pt')\n"
            "yaml.load(s)\nyaml.load(s, Loader=yaml.Loader)\nyaml.unsafe_load(s)\nnp.load('a.npy', allow_pickle=True)\n")
     assert len(problems(bad)) == 9  # every line but the plain imports
-    good = ("import torch, yaml, numpy as np\ntorch.load('m.pt', weights_only=True)\n"
+    good = (f"import torch, yaml, numpy as np\n{tl}'m.pt', weights_only=True)\n"
             "yaml.safe_load(s)\nyaml.load(s, Loader=yaml.SafeLoader)\nnp.load('a.npy')\n"
-            "np.load('a.npz', allow_pickle=False)\ns = 'torch.load(x)'\n")
+            f"np.load('a.npz', allow_pickle=False)\ns = '{tl}x)'\n")
     assert problems(good) == []
 
 
