@@ -64,7 +64,7 @@ class FrameGenerator(nn.Module):
         if not self.learned:
             image, mask = prior(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
             return image + 0.0 * src_features[:, :1, :1, :1].mean(), mask  # keeps the input in the graph
-        motions, weights, paste = prior.motions(kp_s, jac_s, kp_d, jac_d)
+        motions, weights = prior.motions(kp_s, jac_s, kp_d, jac_d)
         src_small = self._small(src_image)
         logits, occ_res = self.dense_motion(src_small, motions, weights, kp_s, kp_d, prior.grid_m)
         log_w = torch.log(torch.clamp(weights, min=0.0) + LOG_EPS)
@@ -80,7 +80,7 @@ class FrameGenerator(nn.Module):
         if occlusion.shape[-1] != feats.shape[-1]:
             occlusion = F.interpolate(occlusion, size=feats.shape[-2:], mode="bilinear", align_corners=False)
         residual = self.decoder(feats * occlusion, image)
-        return (image + residual).clamp(0.0, 1.0), torch.maximum(prior.upsample(paste), filled)
+        return (image + residual).clamp(0.0, 1.0), torch.maximum(prior.upsample(prior.moved(flow)), filled)
 
 
 def build_modules(cfg: GeneratorConfig, learned: bool = True) -> tuple[SourceEncoder, FrameGenerator]:

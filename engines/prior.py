@@ -158,9 +158,9 @@ class FirstOrderPrior(nn.Module):
 
     # --- motions and their prior weights ---------------------------------------------------------
     def motions(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         """-> motions (B, K+1, M, M, 2): [background, head, local...]; weights (B, K+1, M, M) summing
-        to 1; paste (B, 1, M, M): where the output differs from the portrait."""
+        to 1. ``blend`` them into the flow and ``moved(flow)`` gives the paste mask."""
         z = self.grid_m  # (1,M,M,2)
         a = torch.matmul(jac_s, inv2x2(jac_d))  # (B,K,2,2)
         rel = z[:, None] - kp_d[:, :, None, None, :]  # (B,K,M,M,2)
@@ -188,9 +188,9 @@ class FirstOrderPrior(nn.Module):
         w_head = h[:, None] * (1 - g.sum(1, keepdim=True))
         weights = torch.cat([1 - h[:, None], w_head, w_local], 1)
         motions = torch.cat([bg[:, None], t], 1)
-        return motions, weights, self._moved(self.blend(motions, weights))
+        return motions, weights
 
-    def _moved(self, flow: torch.Tensor) -> torch.Tensor:
+    def moved(self, flow: torch.Tensor) -> torch.Tensor:
         """Paste mask (B,1,M,M): where the flow moves the portrait by more than about half a pixel of the
         generated crop, widened and feathered. Elsewhere the compositor keeps the portrait's own full-resolution
         pixels, so still parts of the face stay as sharp as the portrait."""
@@ -304,7 +304,8 @@ class FirstOrderPrior(nn.Module):
 
     def forward(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,
                 kp_d: torch.Tensor, jac_d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        motions, weights, paste = self.motions(kp_s, jac_s, kp_d, jac_d)
-        image = self.warp(src_image, self.blend(motions, weights))
+        motions, weights = self.motions(kp_s, jac_s, kp_d, jac_d)
+        flow = self.blend(motions, weights)  # once: the warp and the paste mask share it
+        image = self.warp(src_image, flow)
         image, filled = self.fills(image, src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
-        return image, torch.maximum(self.upsample(paste), filled)
+        return image, torch.maximum(self.upsample(self.moved(flow)), filled)
