@@ -28,6 +28,11 @@ class Compositor:
     def open(self) -> "Compositor":
         self._out = self.portrait.image.copy()
         self._base = self.portrait.image[self.iy0:self.iy1, self.ix0:self.ix1].astype(np.float32)
+        s = self.portrait.crop.shape[-1]
+        self._hwc = np.empty((s, s, 3), np.float32)  # per-frame buffers, allocated once
+        self._crop = np.empty((self.side, self.side, 3), np.float32)
+        self._mask = np.empty((self.side, self.side), np.float32)
+        self._blend = np.empty_like(self._base)
         return self
 
     def close(self) -> None:
@@ -48,11 +53,15 @@ class Compositor:
         """image (1,3,S,S), mask (1,1,S,S) float32 in [0,1] -> full frame HxWx3 uint8 (reused)."""
         if self.ix1 <= self.ix0 or self.iy1 <= self.iy0:
             return self.neutral()
-        crop = cv2.resize(image[0].transpose(1, 2, 0), (self.side, self.side), interpolation=cv2.INTER_LINEAR)
-        m = cv2.resize(mask[0, 0], (self.side, self.side), interpolation=cv2.INTER_LINEAR)
+        np.copyto(self._hwc, image[0].transpose(1, 2, 0))
+        cv2.resize(self._hwc, (self.side, self.side), dst=self._crop, interpolation=cv2.INTER_LINEAR)
+        cv2.resize(mask[0, 0], (self.side, self.side), dst=self._mask, interpolation=cv2.INTER_LINEAR)
         ys, xs = slice(self.cy0, self.cy0 + self.iy1 - self.iy0), slice(self.cx0, self.cx0 + self.ix1 - self.ix0)
-        crop, m = crop[ys, xs] * 255.0, m[ys, xs, None]
-        blended = self._base + m * (crop - self._base)
-        np.clip(blended, 0, 255, out=blended)
-        self._out[self.iy0:self.iy1, self.ix0:self.ix1] = blended.astype(np.uint8)
+        crop, m, out = self._crop[ys, xs], self._mask[ys, xs, None], self._blend
+        np.multiply(crop, 255.0, out=out)
+        np.subtract(out, self._base, out=out)
+        np.multiply(out, m, out=out)
+        np.add(out, self._base, out=out)  # base + m * (crop - base)
+        np.clip(out, 0, 255, out=out)
+        self._out[self.iy0:self.iy1, self.ix0:self.ix1] = out  # float -> uint8 truncates, as astype did
         return self._out
