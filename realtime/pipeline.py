@@ -19,7 +19,7 @@ from ..engines.backend import backend_class, open_backend
 from ..engines.config import get_config
 from .finish import Finisher
 from .capture import CaptureSource, CaptureThread, open_source
-from .compose import Compositor
+from .compose import Compositor, even_size
 from .landmarks import LandmarkStage
 from .mailbox import Mailbox
 from .metrics import STAGES, FrameRecord, MetricsRecorder
@@ -93,7 +93,7 @@ class Pipeline:
         self.source = (self._source or open_source(o.driving, o.fps, paced=o.realtime)).open()
         self.fps = float(o.fps or self.source.fps)
         h, w = self.portrait.image.shape[:2]
-        self.size = (w - w % 2, h - h % 2)
+        self.size = even_size(w, h)
         self.backend = open_backend(o.backend, self.cfg, o.weights)
         self.deadline = Deadline(self.stall_timeout_s[0 if o.realtime else 1]).open()
         self.landmarks = LandmarkStage().open()
@@ -183,7 +183,7 @@ class Pipeline:
             t3 = clock()
             out, kind = self.slate("generator_stall" if stalled else "generator_error"), "slate"
         t4 = clock()
-        if out.shape[1] != self.size[0] or out.shape[0] != self.size[1]:
+        if out.shape[1] != self.size[0] or out.shape[0] != self.size[1]:  # a next portrait of another size
             out = cv2.resize(out, self.size, interpolation=cv2.INTER_AREA)
         stages[_S["landmarks"]], stages[_S["motion"]] = t1 - t0, t2 - t1
         stages[_S["generator"]], stages[_S["compose"]] = t3 - t2, t4 - t3
