@@ -2,8 +2,9 @@
 
 Adding the same value to B, G and R changes luma by that value and leaves both chroma channels
 untouched, so the mark survives 4:2:0 chroma subsampling. Chip amplitudes follow a texture mask
-(more in busy areas, less in flat ones) and are normalised so the mark's RMS is ``strength`` grey
-levels in every frame (2.2 -> PSNR about 41 dB). See ``pattern.py`` for the layout.
+(more in busy areas, less in flat ones, capped in the busiest areas, see ``WEIGHT_CAP``) and
+are normalised so the mark's RMS is at most ``strength`` grey levels in every frame (2.2 -> PSNR about
+41 dB). See ``pattern.py`` for the layout.
 """
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from . import pattern as P
 
 _KAPPA = 0.443          # mean square of a bilinearly upsampled +-1 chip grid
 _MIN_SIDE = 64
+# Busiest-area cap on the texture weight: the mark's RMS over an area is about strength * this at most
+# (2.2 * 1.6 = 3.5 grey levels: 37 dB; a 32x32 tile holds only 4x4 chips, whose smoothed mean square
+# varies about the average, so about 35.5 dB in the worst tile of the shared portraits).
+WEIGHT_CAP = 1.6
 
 
 class _SizeBuffers:
@@ -34,13 +39,15 @@ class _SizeBuffers:
 
 
 def texture_weight(image: np.ndarray, quarter: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
-    """Per-chip amplitude weight from local luma activity, mean square 1. ``grid`` is (gw, gh)."""
+    """Per-chip amplitude weight from local luma activity, mean square 1 before the busiest chips are
+    capped at ``WEIGHT_CAP`` (the cap only lowers the mark). ``grid`` is (gw, gh)."""
     small = cv2.resize(image, quarter, interpolation=cv2.INTER_AREA)
     gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     act = np.abs(cv2.Laplacian(gray, cv2.CV_32F))
     act = cv2.resize(act, grid, interpolation=cv2.INTER_AREA)
     weight = np.sqrt(act / (float(act.mean()) + 1e-3) + 0.5)
-    return weight / np.sqrt(float(np.mean(weight * weight)))
+    weight /= np.sqrt(float(np.mean(weight * weight)))
+    return np.minimum(weight, WEIGHT_CAP, out=weight)
 
 
 class Watermarker:
