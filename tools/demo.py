@@ -12,6 +12,7 @@ from .common import add_model_args, format_summary
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("demo", help="bundled portrait + bundled driving clip -> out/demo.mp4 + latency")
     p.add_argument("--out", type=Path, default=Path("out/demo.mp4"), help="output video (default out/demo.mp4)")
+    p.add_argument("--frames", type=int, default=None, metavar="N", help="stop after N output frames (default: the whole clip)")
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -19,11 +20,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..realtime.assets import demo_driving_path, demo_portrait_path
+    from ..realtime.errors import InputError
     from ..realtime.pipeline import Pipeline, PipelineOptions
 
+    if args.frames is not None and args.frames < 1:
+        raise InputError(f"--frames must be >= 1, got {args.frames}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     options = PipelineOptions(portrait=demo_portrait_path(), driving=demo_driving_path(), output=f"file:{args.out}",
-                              backend=args.backend, config=args.config, weights=args.weights, realtime=True)
+                              backend=args.backend, config=args.config, weights=args.weights, realtime=True,
+                              max_frames=args.frames)
     print("mimicam demo: animating the bundled portrait with the bundled clip, replayed as a live camera ...")
     with Pipeline(options) as pipe:
         summary = pipe.run()

@@ -6,7 +6,8 @@ For every emitted frame it compares with the clean portrait and with the same fr
 mark was added (observed inside the Finisher, nothing re-computed):
 - **outer strips**: mean |frame - portrait| outside the paste box and the badge (grey levels): the mark's
   own amplitude is all that may be there; a pile-up of earlier frames' marks or badges grows it;
-- **PSNR** of the frame against the portrait (badge excluded), at frame 1 and at the last frame;
+- **PSNR** of the frame against the portrait (badge excluded; and in the outer strips only), at frame 1
+  and at the last frame;
 - **mark visibility**: PSNR of (marked - unmarked) in every 32x32 tile outside the badge; the worst tile;
 - **badge residue**: mean |frame - marked frame| where an earlier, wider badge was and the current one is
   not (0 unless a badge is left over).
@@ -54,6 +55,8 @@ class IntegrityReport:
     outer_diff_last: float
     psnr_first: float                     # frame 1 vs portrait, badge excluded (dB)
     psnr_last: float
+    outer_psnr_first: float               # frame 1 vs portrait, outer strips only (dB)
+    outer_psnr_last: float
     mark_tile_psnr_min: float             # worst 32x32 tile of the mark over all frames (dB)
     mark_psnr_mean: float                 # whole-frame PSNR of the mark, mean over frames (dB)
     badge_residue_max: float              # where an earlier, wider badge was, vs the marked frame (grey levels)
@@ -100,6 +103,7 @@ class _Observer:
         self.text = SHORT_TEXT
         self.outer_diff: list[float] = []
         self.psnr: list[float] = []
+        self.outer_psnr: list[float] = []
         self.mark_psnr: list[float] = []
         self.tile_min = math.inf
         self.residue_diff: list[float] = []
@@ -128,6 +132,7 @@ class _Observer:
         d = np.abs(frame.image.astype(np.int16) - self.clean).astype(np.float32).mean(2)
         if self.outer.any():
             self.outer_diff.append(float(d[self.outer].mean()))
+            self.outer_psnr.append(_psnr(float((d[self.outer] ** 2).mean())))
         self.psnr.append(_psnr(float((d[self.no_badge] ** 2).mean())))
         if self.text == SHORT_TEXT and self.residue.any():  # exactly the marked frame, or a leftover
             left = np.abs(frame.image.astype(np.int16) - self.marked).astype(np.float32).mean(2)
@@ -140,7 +145,9 @@ class _Observer:
         return IntegrityReport(
             n, self.pipe.size, int(self.outer.sum()), max(self.outer_diff, default=0.0),
             self.outer_diff[0] if self.outer_diff else 0.0, self.outer_diff[-1] if self.outer_diff else 0.0,
-            self.psnr[min(1, n - 1)], self.psnr[-1], self.tile_min, float(np.mean(self.mark_psnr)),
+            self.psnr[min(1, n - 1)], self.psnr[-1],
+            self.outer_psnr[min(1, n - 1)] if self.outer_psnr else math.inf,
+            self.outer_psnr[-1] if self.outer_psnr else math.inf, self.tile_min, float(np.mean(self.mark_psnr)),
             max(self.residue_diff, default=0.0))
 
 
