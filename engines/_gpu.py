@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from types import ModuleType
 
-from ..realtime.errors import BackendUnavailable
+from .errors import BackendUnavailable
 
 MIN_TENSORRT = (10, 0)
 MIN_COMPUTE_CAPABILITY = (7, 5)  # TensorRT 10 supports Turing and newer

@@ -8,12 +8,13 @@ they are valid until the next call (copy them to keep them).
 """
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
 
-from ..realtime.errors import BackendUnavailable
+from .errors import BackendUnavailable
 from .config import GeneratorConfig
 from .spec import graph_specs
 
@@ -64,22 +65,24 @@ class GeneratorBackend(ABC):
         self.close()
 
 
-def _registry() -> dict[str, type[GeneratorBackend]]:
-    from .runtime_ort import OrtBackend
-    from .runtime_torch import TorchBackend
-    from .runtime_trt import TrtBackend
+# name -> "module:class": a backend's module (and what it imports: torch, TensorRT) is only imported
+# when that backend is asked for
+BACKENDS = {"trt": "runtime_trt:TrtBackend", "ort": "runtime_ort:OrtBackend", "torch": "runtime_torch:TorchBackend"}
 
-    return {"trt": TrtBackend, "ort": OrtBackend, "torch": TorchBackend}
+
+def _load(name: str) -> type[GeneratorBackend]:
+    module, cls = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
 
 
 def backend_class(name: str) -> type[GeneratorBackend]:
     """Resolve a backend name; ``auto`` picks TensorRT when it can run here, else ONNX Runtime."""
-    reg = _registry()
     if name == "auto":
-        return reg["trt"] if reg["trt"].unavailable_reason() is None else reg["ort"]
-    if name not in reg:
-        raise BackendUnavailable(f"unknown backend {name!r}", f"use one of auto, {', '.join(reg)}")
-    cls = reg[name]
+        trt = _load("trt")
+        return trt if trt.unavailable_reason() is None else _load("ort")
+    if name not in BACKENDS:
+        raise BackendUnavailable(f"unknown backend {name!r}", f"use one of auto, {', '.join(BACKENDS)}")
+    cls = _load(name)
     reason = cls.unavailable_reason()
     if reason is not None:
         raise BackendUnavailable(f"the {name} backend cannot run here: {reason}",

@@ -17,42 +17,15 @@ import hmac
 import json
 import os
 import secrets
-import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from .weights import sha256_file
+from .files import atomic_write, sha256_file, user_cache_dir
 
 SCHEMA = 1
 PRODUCER = "mimicam"
-
-
-def cache_root() -> Path:
-    env = os.environ.get("MIMICAM_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "mimicam"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)
@@ -94,7 +67,7 @@ class Lookup:
 
 class EngineCache:
     def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else cache_root()
+        self.root = Path(root) if root is not None else user_cache_dir()
         self.engines = self.root / "engines"
 
     def paths(self, key: EngineKey) -> tuple[Path, Path]:
@@ -108,7 +81,7 @@ class EngineCache:
         try:
             return bytes.fromhex(path.read_text().strip())
         except (OSError, ValueError):
-            _atomic_write(path, secrets.token_hex(32).encode())
+            atomic_write(path, secrets.token_hex(32).encode())
             os.chmod(path, 0o600)
             return bytes.fromhex(path.read_text().strip())
 
@@ -145,12 +118,12 @@ class EngineCache:
         older engines of the same config/graph/precision/GPU."""
         engine, sidecar = self.paths(key)
         sidecar.unlink(missing_ok=True)
-        _atomic_write(engine, engine_bytes)
+        atomic_write(engine, engine_bytes)
         digest = hashlib.sha256(engine_bytes).hexdigest()
         meta = {"schema": SCHEMA, "producer": PRODUCER, "key": key.fields(), "engine_bytes": len(engine_bytes),
                 "engine_sha256": digest, "seal": self._seal(key, digest), "created": time.time(),
                 **(extra or {})}
-        _atomic_write(sidecar, json.dumps(meta, indent=2, sort_keys=True).encode())
+        atomic_write(sidecar, json.dumps(meta, indent=2, sort_keys=True).encode())
         self._prune_siblings(key)
         return engine
 

@@ -5,7 +5,6 @@ of the model code, so a change to either re-exports and nothing stale is ever ru
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -15,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..realtime.errors import ModelError
+from .errors import ModelError
 from .config import GeneratorConfig
 from .model import build_modules
 from .spec import ModelSpec, graph_specs
 from .template import example_motion
-from .weights import sha256_file
+from .files import sha256_file
+from .graphs import code_hash, export_place, weights_digest
 
 PARITY_ATOL = 1e-4  # what the tests require of ORT vs torch on this machine (tests/engines)
 # The gate of an export on a user's machine: other CPUs round differently (AVX2 vs AVX-512 kernels), and a
@@ -28,24 +28,6 @@ PARITY_ATOL = 1e-4  # what the tests require of ORT vs torch on this machine (te
 # Anything above PARITY_ATOL is recorded in export.json; above EXPORT_GATE_ATOL (half a grey level) the
 # export is refused.
 EXPORT_GATE_ATOL = 2e-3
-_CODE_FILES = ("prior.py", "model.py", "network.py", "layout.py", "config.py", "spec.py", "export.py", "weights.py")
-
-
-def cache_dir() -> Path:
-    """The user cache directory (``MIMICAM_CACHE_DIR`` overrides), shared with the TensorRT engine cache."""
-    from .engine_cache import cache_root
-
-    return cache_root()
-
-
-def code_hash() -> str:
-    h = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in _CODE_FILES:
-        p = here / name
-        if p.exists():
-            h.update(p.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def example_inputs(cfg: GeneratorConfig, seed: int = 0) -> dict[str, np.ndarray]:
@@ -101,17 +83,14 @@ def _parity(path: Path, spec: ModelSpec, feeds: dict[str, np.ndarray], expected:
 
 def export_onnx(cfg: GeneratorConfig, weights: Path | None = None, out_dir: Path | None = None,
                 modules: tuple[torch.nn.Module, torch.nn.Module] | None = None) -> tuple[Path, Path]:
-    """Export (or reuse the cached export of) both graphs. Returns (source_encoder, frame_generator)."""
-    from .weights import load_weights, weights_digest
+    """Export (or reuse the cached export of) both graphs. Returns (source_encoder, frame_generator).
+    A runner that only needs the paths calls ``graphs.ensure_graphs``, which imports no torch on a hit."""
+    from .weights import load_weights
 
-    key = hashlib.sha256(f"{cfg}|{weights_digest(weights)}|{code_hash()}".encode()).hexdigest()[:16]
-    out = Path(out_dir) if out_dir else cache_dir() / "onnx" / f"{cfg.name}-{key}"
-    enc_path, gen_path = out / "source_encoder.onnx", out / "frame_generator.onnx"
-    meta_path = out / "export.json"
-    if modules is None and enc_path.exists() and gen_path.exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("key") == key and meta.get("sha256") == [sha256_file(enc_path), sha256_file(gen_path)]:
-            return enc_path, gen_path
+    place = export_place(cfg, weights, out_dir)
+    key, out, enc_path, gen_path, meta_path = place.key, place.folder, place.encoder, place.generator, place.meta
+    if modules is None and place.valid():
+        return enc_path, gen_path
     enc, gen = modules or build_modules(cfg, learned=weights is not None)
     if modules is None and weights is not None:
         load_weights((enc, gen), cfg, weights)

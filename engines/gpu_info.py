@@ -56,10 +56,10 @@ def engine_check(config_name: str, precision: str, weights: Path | None = None,
     cache = cache or EngineCache()
     try:
         from .config import get_config
-        from .export import export_onnx  # cached: cheap when the model was exported before
+        from .graphs import ensure_graphs  # cached: cheap when the model was exported before
 
         cfg = get_config(config_name)
-        graphs = export_onnx(cfg, weights)
+        graphs = ensure_graphs(cfg, weights)
     except Exception as exc:  # doctor reports, never raises
         return Check(name, False, f"the ONNX export failed ({type(exc).__name__}: {exc})", fix)
     reasons = []

@@ -45,11 +45,11 @@ class OrtBackend(GeneratorBackend):
 
     def _open_impl(self) -> None:
         from ._ort import onnxruntime
-        from .export import export_onnx
+        from .graphs import ensure_graphs
 
         ort = onnxruntime()
 
-        enc_path, gen_path = export_onnx(self.config, self.weights)
+        enc_path, gen_path = ensure_graphs(self.config, self.weights)
         threads = int(os.environ.get("MIMICAM_ORT_THREADS", "0")) or min(4, os.cpu_count() or 1)
         self._enc, self._gen = self._session(enc_path, threads), self._session(gen_path, threads)
         self._enc_in = self._buffers(self.encoder_spec, "in")

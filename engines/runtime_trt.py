@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..realtime.errors import BackendUnavailable, ModelError
+from .errors import BackendUnavailable, ModelError
 from . import _gpu, native_lib
 from .backend import GeneratorBackend
 from .config import GeneratorConfig
@@ -67,9 +67,9 @@ class TrtBackend(GeneratorBackend):
     def _open_in_context(self, trt) -> None:
         cuda = self._ctx.cuda
         specs = (self.encoder_spec, self.generator_spec)
-        from .export import export_onnx  # torch: only when the backend opens
+        from .graphs import ensure_graphs  # torch only when the export is not cached
 
-        onnx = export_onnx(self.config, self.weights)  # cached by config, weights and model code
+        onnx = ensure_graphs(self.config, self.weights)  # cached by config, weights and model code
         paths = ensure_engines(onnx, specs, BuildOptions(self.precision), self._cache, self._progress)
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)

@@ -229,7 +229,7 @@ def load_checkpoint(out: Path, enc, gen, opt, cfg: GeneratorConfig) -> int:
     step = int(meta["step"])
     with safe_open(str(_optim_path(out)), "pt") as f:
         if int(f.metadata().get("step", -1)) != step:
-            from ..realtime.errors import ModelError
+            from .errors import ModelError
             raise ModelError(f"optimiser state in {out} is not from step {step}", "resume from an intact run")
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     state = opt.state_dict()
@@ -254,7 +254,7 @@ def train(opts: TrainOptions, log=print) -> dict:
     cache = Path(opts.cache) if opts.cache else out / "frames"
     clips = load_clips(Path(opts.data), cache, cfg.image_size, opts.frames_per_video, log=log)
     if len(clips) < 1:
-        from ..realtime.errors import InputError
+        from .errors import InputError
         raise InputError(f"no usable videos (with a face) in {opts.data}", "pass a folder of talking-head videos")
     train_clips, val_clips = split_by_video(clips, opts.val_fraction if len(clips) > 1 else 0.0, opts.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the same loop on a GPU

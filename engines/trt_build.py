@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterable
 
-from ..realtime.errors import BackendUnavailable, ModelError
+from .errors import BackendUnavailable, ModelError
 from . import _gpu
 from .engine_cache import EngineCache, EngineKey, onnx_sha256
 from .spec import ModelSpec
@@ -203,9 +203,9 @@ def build_serialized(onnx_path: Path, spec: ModelSpec, opts: BuildOptions, timin
     if serialized is None:
         raise ModelError(f"TensorRT failed to build the {spec.graph} engine", "run with TensorRT logging: see stderr")
     if timing_cache_path is not None:
-        from .engine_cache import _atomic_write
+        from .files import atomic_write
 
-        _atomic_write(timing_cache_path, bytes(memoryview(config.get_timing_cache().serialize())))
+        atomic_write(timing_cache_path, bytes(memoryview(config.get_timing_cache().serialize())))
     notes.pop("monitor", None)
     del parser
     return bytes(memoryview(serialized)), notes

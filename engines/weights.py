@@ -5,30 +5,18 @@ model, and refuses anything else with a clear error. No pickle anywhere.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 
-from ..realtime.errors import ModelError
+from .errors import ModelError
 from .config import GeneratorConfig
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from .files import sha256_file
 
 
 def sidecar_path(path: Path) -> Path:
     return Path(path).with_suffix(".json")
-
-
-def weights_digest(path: Path | None) -> str:
-    return "closed-form" if path is None else sha256_file(Path(path))
 
 
 def read_sidecar(path: Path, cfg: GeneratorConfig) -> dict:

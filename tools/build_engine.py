@@ -44,7 +44,7 @@ class ProgressPrinter:
 def run(args: argparse.Namespace) -> int:
     from ..engines import _gpu
     from ..engines.config import get_config
-    from ..engines.export import export_onnx
+    from ..engines.graphs import ensure_graphs
     from ..engines.spec import graph_specs
     from ..engines.trt_build import BuildOptions, ensure_engine
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                                  "engines are built on the NVIDIA machine that runs them; on CPU use --backend ort")
     cfg = get_config(args.config)
     print(f"exporting ONNX graphs for {cfg.name} ...", file=sys.stderr)
-    paths = export_onnx(cfg, args.weights)
+    paths = ensure_graphs(cfg, args.weights)
     opts = BuildOptions(precision=args.precision)
     gpu = _gpu.driver_info().gpu_name
     for path, spec in zip(paths, graph_specs(cfg)):

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from mimicam.engines.engine_cache import EngineCache, EngineKey, cache_root, onnx_sha256
+from mimicam.engines.engine_cache import EngineCache, EngineKey, onnx_sha256
+from mimicam.engines.files import user_cache_dir
 
 KEY = EngineKey("lite", "frame_generator", "fp16", "ab" * 32, "10.9.0.34", "9.0")
 ENGINE = b"\x01engine-bytes" * 100
@@ -29,7 +30,7 @@ def test_key_digest_changes_with_every_field():
 
 def test_cache_root_honours_env(monkeypatch, tmp_path):
     monkeypatch.setenv("MIMICAM_CACHE_DIR", str(tmp_path / "c"))
-    assert cache_root() == tmp_path / "c"
+    assert user_cache_dir() == tmp_path / "c"
     assert EngineCache().engines == tmp_path / "c" / "engines"
 
 

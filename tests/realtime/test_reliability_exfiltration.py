@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from mimicam.engines.config import get_config
-from mimicam.engines.export import cache_dir, export_onnx
+from mimicam.engines.export import export_onnx
+from mimicam.engines.files import user_cache_dir
 from mimicam.realtime.pipeline import Pipeline, PipelineOptions
 
 from reliability_fakes import ListSource, clip_frames, small_portrait_path  # noqa: F401
@@ -122,7 +123,7 @@ def test_no_socket_and_no_write_outside_the_output_and_config(tmp_path, small_po
     assert summary["frames"] == n and out.stat().st_size > 0
     # the output the user asked for, the config dir (watermark key), and the model-graph cache (ONNX
     # graphs derived from the code; re-exported only when the model code changes): no user data
-    allowed = (str(out_dir), str(config_dir), str(cache_dir() / "onnx"), os.devnull)  # /dev/null: MediaPipe's log
+    allowed = (str(out_dir), str(config_dir), str(user_cache_dir() / "onnx"), os.devnull)  # /dev/null: MediaPipe's log
     net = [e for e in Audit.events if e[0].startswith(NET_EVENTS) or e[0].startswith(PROC_EVENTS)]
     assert net == [] and not [f for f in fds if f[0] == "socket"], (net, fds)
     writes = [e for e in Audit.events if e[0] not in ("socket",) and not e[1].startswith(allowed)]
