@@ -33,6 +33,11 @@ class GeneratorBackend(ABC):
         """None when this backend can run here, else one line saying why not and what to do."""
         return None
 
+    @classmethod
+    def describe(cls) -> str:
+        """One line for `mimicam doctor`: the runtime's version and devices (call only when available)."""
+        return cls.name
+
     @abstractmethod
     def _open_impl(self) -> None: ...
 

@@ -24,6 +24,13 @@ class OrtBackend(GeneratorBackend):
             return "onnxruntime is not installed (pip install onnxruntime)"
         return None
 
+    @classmethod
+    def describe(cls) -> str:
+        from ._ort import onnxruntime
+
+        ort = onnxruntime()
+        return f"{ort.__version__} ({', '.join(ort.get_available_providers())})"
+
     def _session(self, path, threads: int):
         from ._ort import onnxruntime
 

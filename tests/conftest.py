@@ -29,6 +29,17 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory):
             os.environ[k] = v
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread: the machine is shared, and two contended threads are far slower than one."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def driving_clip() -> Path:
     return need(DRIVING / "lp_d9_man_glasses_webcam.mp4")

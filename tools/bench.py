@@ -119,7 +119,7 @@ def _demo_asset(name: str) -> Path:
 def run_bench(scenario: dict) -> dict:
     """Run the pipeline on ``scenario`` and return the bench document (schema ``mimicam.bench/1``)."""
     from ..realtime.pipeline import Pipeline, PipelineOptions
-    from ..realtime.sysinfo import ResourceSampler, machine_info
+    from .sysinfo import ResourceSampler, machine_info
 
     s = scenario
     frames = s["frames"]

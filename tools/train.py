@@ -37,7 +37,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..engines.train import TrainOptions, train
+    from .train_generator import TrainOptions, train
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -13,17 +13,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def one_torch_thread():
-    """One torch thread: the machine is shared, and two contended threads are far slower than one."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="session")
 def exported_graphs(tmp_path_factory):
     """config name -> (source_encoder.onnx, frame_generator.onnx), exported once per session: the learned

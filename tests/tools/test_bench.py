@@ -12,7 +12,7 @@ import pytest
 from mimicam.realtime.errors import InputError
 from mimicam.realtime.metrics import STAGES, FrameRecord, MetricsRecorder
 from mimicam.realtime.stamp import stamp_counter
-from mimicam.realtime.sysinfo import ResourceSampler, machine_info
+from mimicam.tools.sysinfo import ResourceSampler, machine_info
 from mimicam.tools import bench, benchreport
 from mimicam.tools.cli import build_parser, main
 

@@ -4,7 +4,7 @@ import time
 import numpy as np
 import psutil
 
-from mimicam.realtime.sysinfo import ResourceSampler, gpus, machine_info
+from mimicam.tools.sysinfo import ResourceSampler, gpus, machine_info
 
 
 def test_machine_info_fields():

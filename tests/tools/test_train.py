@@ -9,9 +9,9 @@ import torch
 
 from mimicam.engines.config import get_config
 from shared_data import DRIVING
-from mimicam.engines.dataset import load_clips, split_by_video
+from mimicam.tools.train_data import load_clips, split_by_video
 from mimicam.engines.model import build_modules
-from mimicam.engines.train import FLIP_PERM, TrainOptions, flip, losses, make_batch, reenact, ssim, train
+from mimicam.tools.train_generator import FLIP_PERM, TrainOptions, flip, losses, make_batch, reenact, ssim, train
 
 CLIP = "lp_d0_man_greenscreen_expressions.mp4"
 SMALL = dataclasses.replace(get_config("lite"), image_size=128, motion_size=32)  # same layers, 4x cheaper

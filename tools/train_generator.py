@@ -21,11 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import GeneratorConfig, get_config
-from .dataset import Clip, load_clips, split_by_video
-from .layout import KEYPOINTS
-from .model import build_modules
-from .weights import save_weights
+from ..engines.config import GeneratorConfig, get_config
+from ..engines.layout import KEYPOINTS
+from ..engines.model import build_modules
+from ..engines.weights import save_weights
+from .train_data import Clip, load_clips, split_by_video
 
 LUMA = (0.114, 0.587, 0.299)  # BGR weights, BT.601
 
@@ -223,13 +223,13 @@ def load_checkpoint(out: Path, enc, gen, opt, cfg: GeneratorConfig) -> int:
     """Resume from ``out/last.safetensors`` (verified) and its optimiser state; returns the step."""
     from safetensors import safe_open
 
-    from .weights import load_weights
+    from ..engines.weights import load_weights
 
     meta = load_weights((enc, gen), cfg, out / "last.safetensors")
     step = int(meta["step"])
     with safe_open(str(_optim_path(out)), "pt") as f:
         if int(f.metadata().get("step", -1)) != step:
-            from .errors import ModelError
+            from ..realtime.errors import ModelError
             raise ModelError(f"optimiser state in {out} is not from step {step}", "resume from an intact run")
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     state = opt.state_dict()
@@ -254,7 +254,7 @@ def train(opts: TrainOptions, log=print) -> dict:
     cache = Path(opts.cache) if opts.cache else out / "frames"
     clips = load_clips(Path(opts.data), cache, cfg.image_size, opts.frames_per_video, log=log)
     if len(clips) < 1:
-        from .errors import InputError
+        from ..realtime.errors import InputError
         raise InputError(f"no usable videos (with a face) in {opts.data}", "pass a folder of talking-head videos")
     train_clips, val_clips = split_by_video(clips, opts.val_fraction if len(clips) > 1 else 0.0, opts.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the same loop on a GPU

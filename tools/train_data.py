@@ -38,7 +38,7 @@ class Clip:
 def list_videos(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
-        from .errors import InputError
+        from ..realtime.errors import InputError
         raise InputError(f"data folder {folder} does not exist", "pass --data DIR with talking-head videos")
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS)
 
@@ -71,7 +71,7 @@ def _read_frames(path: Path, count: int) -> tuple[list[np.ndarray], list[int], f
 
 def extract_clip(path: Path, size: int, count: int) -> Clip | None:
     """Decode, crop and landmark one video. None when no face is found in its first frame."""
-    from .errors import NoFaceError
+    from ..realtime.errors import NoFaceError
     from ..realtime.landmarks import LandmarkStage, find_portrait_face
     from ..realtime.motion import CropBox, KeypointFitter
     from ..realtime.portrait import crop_square

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import GeneratorConfig
-from .dataset import Clip
-from .model import build_modules
-from .train import ssim
-from .weights import load_weights
+from ..engines.config import GeneratorConfig
+from ..engines.model import build_modules
+from ..engines.weights import load_weights
+from .train_data import Clip
+from .train_generator import ssim
 
 
 def load_method(cfg: GeneratorConfig, weights: Path | None):
@@ -125,14 +125,14 @@ def evaluate(clips: list[Clip], methods: dict[str, object], out_dir: Path | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m mimicam.engines.selfeval --weights W.safetensors --clips DIR --out OUT [--config lite]"""
+    """python -m mimicam.tools.selfeval --weights W.safetensors --clips DIR --out OUT [--config lite]"""
     import argparse
     import json
 
-    from .config import get_config
-    from .dataset import load_clips
+    from ..engines.config import get_config
+    from .train_data import load_clips
 
-    p = argparse.ArgumentParser(prog="python -m mimicam.engines.selfeval", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m mimicam.tools.selfeval", description=__doc__)
     p.add_argument("--weights", type=Path, required=True)
     p.add_argument("--clips", type=Path, required=True, help="folder of driving videos")
     p.add_argument("--out", type=Path, required=True, help="selfeval.json + one contact sheet per clip")
