@@ -149,16 +149,6 @@ class EngineCache:
                 return found.path  # type: ignore[return-value]
         return self.store(key, build(), extra)
 
-    def entries(self) -> list[dict]:
-        """Sidecars of the engines in the cache (for ``doctor``); unchecked."""
-        out = []
-        for side in sorted(self.engines.glob("*.json")):
-            try:
-                out.append(json.loads(side.read_text()))
-            except (OSError, ValueError):
-                continue
-        return out
-
 
 def onnx_sha256(path: Path) -> str:
     """SHA-256 over an ONNX file and the external-data files it references (the torch exporter may

@@ -98,11 +98,7 @@ def gpu_checks(config_name: str = "lite", precision: str = "fp16", weights: Path
     checks.append(Check("pycuda", p.pycuda_version is not None,
                         p.pycuda_version or f"not installed ({p.pycuda_error})", extra))
     lib = native_lib.load()
-    checks.append(Check("native GPU kernels", lib is not None, str(lib.path) if lib else "not built",
+    checks.append(Check("native CUDA-graph helper", lib is not None, str(lib.path) if lib else "not built",
                         native_lib.BUILD_HINT))
     checks.append(engine_check(config_name, precision, weights))
     return checks
-
-
-def report(config_name: str = "lite", precision: str = "fp16") -> str:
-    return "\n".join(c.line() for c in gpu_checks(config_name, precision))

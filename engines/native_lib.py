@@ -1,6 +1,6 @@
-"""ctypes loader for the native GPU post-processing library built by the top-level ``CMakeLists.txt``
-(``engines/native``). The TensorRT runtime uses it on its own CUDA stream so the full frame never
-round-trips through the CPU; without it the runtime still works (paste on the CPU, no CUDA graph).
+"""ctypes loader for the native CUDA helper library built by the top-level ``CMakeLists.txt``
+(``engines/native``): CUDA-graph capture of the TensorRT generator launch on the runtime's stream.
+Without it the runtime still works (a plain ``execute_async_v3`` per frame, no CUDA graph).
 
 Search order: ``$MIMICAM_NATIVE_LIB``, the package folder ``engines/native/``, then ``build/`` at the
 top of a checkout (``cmake -S . -B build && cmake --build build``). Pointers and streams are plain
@@ -14,15 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 BUILD_HINT = "build it with: cmake -S . -B build && cmake --build build (needs the CUDA toolkit)"
 
-_P, _I, _F = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+_P = ctypes.c_void_p
 _SIGNATURES: dict[str, list] = {
-    "mm_chw_to_hwc_u8": [_P, _P, _I, _I, _I, _P],
-    "mm_paste_crop": [_P, _P, _I, _P, _P, _I, _I, _I, _F, _F, _F, _F, _F, _F, _F, _P],
-    "mm_add_residual": [_P, _P, _I, _I, _I, _F, _P],
-    "mm_blend_bgra": [_P, _I, _I, _I, _P, _I, _I, _I, _I, _P],
     "mm_graph_begin": [_P],
     "mm_graph_end": [_P, ctypes.POINTER(ctypes.c_void_p)],
     "mm_graph_launch": [_P, _P],
@@ -63,23 +59,6 @@ class NativeLib:
     def _check(self, code: int, what: str) -> None:
         if code != 0:
             raise NativeError(f"{what}: CUDA error {code} ({self._lib.mm_error_string(code).decode()})")
-
-    def chw_to_hwc_u8(self, chw: int, hwc: int, h: int, w: int, pitch: int, stream: int) -> None:
-        self._check(self._lib.mm_chw_to_hwc_u8(chw, hwc, h, w, pitch, stream), "chw_to_hwc_u8")
-
-    def paste_crop(self, crop: int, mask: int, size: int, base: int, dst: int, h: int, w: int, pitch: int,
-                   affine, feather: float, stream: int) -> None:
-        """``affine``: 2x3 map from portrait pixel centres to crop pixel centres."""
-        a = [float(v) for v in (affine[0][0], affine[0][1], affine[0][2], affine[1][0], affine[1][1], affine[1][2])]
-        self._check(self._lib.mm_paste_crop(crop, mask, size, base, dst, h, w, pitch, *a, float(feather), stream),
-                    "paste_crop")
-
-    def add_residual(self, img: int, residual: int, h: int, w: int, pitch: int, strength: float, stream: int) -> None:
-        self._check(self._lib.mm_add_residual(img, residual, h, w, pitch, float(strength), stream), "add_residual")
-
-    def blend_bgra(self, img: int, h: int, w: int, pitch: int, bgra: int, bh: int, bw: int, x0: int, y0: int,
-                   stream: int) -> None:
-        self._check(self._lib.mm_blend_bgra(img, h, w, pitch, bgra, bh, bw, x0, y0, stream), "blend_bgra")
 
     def graph_begin(self, stream: int) -> None:
         self._check(self._lib.mm_graph_begin(stream), "graph capture begin")

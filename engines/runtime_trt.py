@@ -8,8 +8,8 @@
 - Per frame only the driving keypoints go up and the result comes down. The generator launch is
   captured once into a CUDA graph (native library) where TensorRT allows; otherwise it is a plain
   ``execute_async_v3``.
-- ``generate_frame`` goes further with the native kernels: paste-back into the full portrait,
-  watermark and badge are done on the stream and only the finished uint8 frame comes down.
+- Paste-back, the mark and the badge happen on the CPU, in the Compositor and the Finisher, like for
+  every backend: no GPU path can skip them.
 Outputs are page-locked arrays reused by the next call: copy them to keep them.
 """
 from __future__ import annotations
@@ -51,7 +51,6 @@ class TrtBackend(GeneratorBackend):
         self._dev: dict[str, object] = {}
         self._host: dict[str, np.ndarray] = {}
         self._graph = 0
-        self._frame: dict[str, object] = {}
 
     # --- open / close ----------------------------------------------------------------------------
     def _open_impl(self) -> None:
@@ -140,7 +139,7 @@ class TrtBackend(GeneratorBackend):
                 self._stream.synchronize()
             if self._graph and self._native is not None:
                 self._native.graph_destroy(self._graph)
-            for alloc in list(self._dev.values()) + [v for v in self._frame.values() if hasattr(v, "free")]:
+            for alloc in self._dev.values():
                 alloc.free()
             self._contexts.clear()  # contexts before engines before the runtime
             self._engines.clear()
@@ -192,71 +191,3 @@ class TrtBackend(GeneratorBackend):
             cuda.memcpy_dtoh_async(self._host["mask"], self._dev["mask"], self._stream)
             self._stream.synchronize()
         return self._host["image"], self._host["mask"]
-
-    # --- full-frame composition on the GPU (native kernels) ---------------------------------------
-    def set_portrait(self, portrait: np.ndarray, crop_affine: np.ndarray, feather_px: float = 4.0) -> None:
-        """Keep the full portrait (HxWx3 uint8 BGR) on the device for ``generate_frame``.
-
-        ``crop_affine``: the 2x3 matrix that cut the generator's crop out of the portrait
-        (``cv2.warpAffine`` convention, portrait -> crop). Allocates; call once per portrait."""
-        self._require_open()
-        if self._native is None:
-            raise BackendUnavailable(f"GPU composition needs the native kernels: {native_lib.unavailable_reason()}")
-        if portrait.dtype != np.uint8 or portrait.ndim != 3 or portrait.shape[2] != 3:
-            raise ValueError(f"portrait: expected HxWx3 uint8, got {portrait.shape} {portrait.dtype}")
-        cuda = self._ctx.cuda
-        with self._ctx:
-            for v in self._frame.values():
-                if hasattr(v, "free"):
-                    v.free()
-            frame = np.ascontiguousarray(portrait)
-            self._frame = {"base": cuda.to_device(frame), "dst": cuda.mem_alloc(frame.nbytes),
-                           "host": cuda.pagelocked_empty(frame.shape, np.uint8),
-                           "affine": np.asarray(crop_affine, np.float64).reshape(2, 3), "feather": feather_px}
-
-    def set_overlays(self, watermark: np.ndarray | None = None, strength: float = 1.0,
-                     badge: np.ndarray | None = None, badge_xy: tuple[int, int] = (0, 0)) -> None:
-        """Watermark residual (HxWx3 int8, added as ``strength * residual``) and badge (hxwx4 uint8 BGRA),
-        applied by ``generate_frame`` in that order (badge last). Allocates; call when they change."""
-        self._require_open()
-        if "host" not in self._frame:
-            raise RuntimeError("call set_portrait() before set_overlays()")
-        h, w, _ = self._frame["host"].shape
-        if watermark is not None and (watermark.shape != (h, w, 3) or watermark.dtype != np.int8):
-            raise ValueError(f"watermark: expected ({h}, {w}, 3) int8, got {watermark.shape} {watermark.dtype}")
-        if badge is not None and (badge.ndim != 3 or badge.shape[2] != 4 or badge.dtype != np.uint8):
-            raise ValueError(f"badge: expected hxwx4 uint8 BGRA, got {badge.shape} {badge.dtype}")
-        cuda = self._ctx.cuda
-        with self._ctx:
-            for key in ("watermark_dev", "badge_dev"):
-                old = self._frame.pop(key, None)
-                if old is not None:
-                    old.free()
-            if watermark is not None:
-                self._frame["watermark_dev"] = cuda.to_device(np.ascontiguousarray(watermark))
-            if badge is not None:
-                self._frame["badge_dev"] = cuda.to_device(np.ascontiguousarray(badge))
-        self._frame.update(strength=float(strength), badge_shape=None if badge is None else badge.shape[:2],
-                           badge_xy=badge_xy)
-
-    def generate_frame(self, kp: np.ndarray, jac: np.ndarray) -> np.ndarray:
-        """Generate, paste into the portrait, watermark and badge on the GPU -> HxWx3 uint8 (reused)."""
-        self._require_open()
-        if "host" not in self._frame:
-            raise RuntimeError("call set_portrait() before generate_frame()")
-        f, lib, s = self._frame, self._native, self._stream.handle
-        host = f["host"]
-        h, w, _ = host.shape
-        dst = int(f["dst"])
-        with self._ctx:
-            self._run_generator(kp, jac)
-            lib.paste_crop(int(self._dev["image"]), int(self._dev["mask"]), self.config.image_size,
-                           int(f["base"]), dst, h, w, 3 * w, f["affine"], f["feather"], s)
-            if "watermark_dev" in f:
-                lib.add_residual(dst, int(f["watermark_dev"]), h, w, 3 * w, f["strength"], s)
-            if "badge_dev" in f:
-                bh, bw = f["badge_shape"]
-                lib.blend_bgra(dst, h, w, 3 * w, int(f["badge_dev"]), bh, bw, *f["badge_xy"], s)
-            self._ctx.cuda.memcpy_dtoh_async(host, f["dst"], self._stream)
-            self._stream.synchronize()
-        return host

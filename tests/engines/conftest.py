@@ -62,33 +62,3 @@ def trt_ready() -> None:
     reason = _gpu.unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
-
-
-def paste_reference(crop, mask, base, affine, feather):
-    """numpy twin of mm_paste_crop (bilinear, clamp-to-edge, feathered crop border)."""
-    h, w, _ = base.shape
-    s = crop.shape[-1]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    u = affine[0, 0] * xs + affine[0, 1] * ys + affine[0, 2]
-    v = affine[1, 0] * xs + affine[1, 1] * ys + affine[1, 2]
-    inside = (u >= -0.5) & (v >= -0.5) & (u <= s - 0.5) & (v <= s - 0.5)
-    uc, vc = np.clip(u, 0, s - 1), np.clip(v, 0, s - 1)
-    x0, y0 = uc.astype(int), vc.astype(int)
-    x1, y1 = np.minimum(x0 + 1, s - 1), np.minimum(y0 + 1, s - 1)
-    fx, fy = uc - x0, vc - y0
-
-    def sample(p):
-        return (p[y0, x0] * (1 - fx) + p[y0, x1] * fx) * (1 - fy) + (p[y1, x0] * (1 - fx) + p[y1, x1] * fx) * fy
-
-    edge = np.minimum(np.minimum(u + 0.5, v + 0.5), np.minimum(s - 0.5 - u, s - 0.5 - v))
-    a = np.clip(sample(mask[0, 0]), 0, 1) * (np.clip(edge / feather, 0, 1) if feather > 0 else 1)
-    out = base.astype(np.float32).copy()
-    for c in range(3):
-        blended = base[..., c] * (1 - a) + sample(crop[0, c]) * 255 * a
-        out[..., c] = np.where(inside, blended, base[..., c])
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
-@pytest.fixture(name="paste_reference")
-def paste_reference_fixture():
-    return paste_reference

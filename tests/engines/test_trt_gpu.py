@@ -84,21 +84,3 @@ def test_frame_generator_vox256_latency(cache, record_property):
     record_property("cuda_graph", graph)
     if "H100" in gpu:
         assert median <= 1.0, f"{median:.3f} ms median on {gpu} (target <= 1 ms)"
-
-
-@pytest.mark.slow
-def test_generate_frame_matches_cpu_paste(cache, paste_reference):
-    from mimicam.engines import native_lib
-
-    if native_lib.load() is None:
-        pytest.skip(native_lib.unavailable_reason())
-    x = _inputs("lite")
-    rng = np.random.default_rng(1)
-    portrait = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    affine = np.array([[1.0, 0.0, -200.0], [0.0, 1.0, -100.0]], np.float32)  # crop at (200, 100)
-    with _open("lite", cache) as trt:
-        trt.set_source(x["source"], x["kp_source_in"], x["jac_source_in"])
-        image, mask = (a.copy() for a in trt.generate(x["kp_driving"], x["jac_driving"]))
-        trt.set_portrait(portrait, affine, feather_px=4.0)
-        frame = trt.generate_frame(x["kp_driving"], x["jac_driving"]).copy()
-    assert np.abs(frame.astype(int) - paste_reference(image, mask, portrait, affine, 4.0)).max() <= 1
