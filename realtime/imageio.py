@@ -6,6 +6,7 @@ clear InputError naming the file.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -58,9 +59,13 @@ def load_image(path: str | Path) -> np.ndarray:
         raise InputError(f"image {path} does not exist", "check the path")
     if path.stat().st_size == 0:
         raise InputError(f"image {path} is an empty file", "pick another portrait")
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(path) as im:
+        # our own size limit (checked from the header, before decoding) replaces Pillow's bomb warning,
+        # without changing Pillow's process-wide setting for the rest of the program
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             _check_size(path, *im.size)
             im.seek(0)  # animated: first frame
             im.load()

@@ -9,7 +9,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("auto", "ort", "trt", "torch"), default="auto",
                    help="generator runtime (auto: TensorRT when a GPU and TensorRT are present, else ONNX Runtime)")
     p.add_argument("--config", choices=("lite", "vox256"), default="lite", help="generator configuration")
-    p.add_argument("--weights", type=Path, help="generator weights (.safetensors + .json); default: the shipped default")
+    p.add_argument("--weights", type=Path, help="learned generator weights (.safetensors + .json from `mimicam train`); default: none, the closed-form warp")
 
 
 def format_summary(summary: dict) -> str:
