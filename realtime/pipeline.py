@@ -54,6 +54,10 @@ class PipelineOptions:
 class Pipeline:
     # a generator call that takes longer is abandoned: slates are sent until it returns (live / offline)
     stall_timeout_s: tuple[float, float] = (2.0, 30.0)
+    # opening the backend may export the ONNX graphs or build TensorRT engines first
+    open_timeout_s: float = 3600.0
+    # at close, how long to wait for a generator call still in flight before leaving the backend open
+    close_wait_s: float = 2.0
 
     def __init__(self, options: PipelineOptions, recorder: MetricsRecorder | None = None,
                  on_output: Callable[[OutputFrame], None] | None = None, sink: Sink | None = None,
@@ -67,6 +71,7 @@ class Pipeline:
         self._sink = sink
         self._source = source
         self._stop = threading.Event()
+        self._next = threading.Event()
         self._opened = False
 
     # --- set-up -----------------------------------------------------------------------------------
@@ -85,17 +90,18 @@ class Pipeline:
         self.source = self.sink = self.backend = self.deadline = self.landmarks = None
         self.watermarker = self.detector = self.finisher = None
         backend_class(o.backend)  # first: "no GPU for TensorRT" is said before any camera or file is opened
-        self.portraits = [o.portrait, *o.more_portraits]
+        # every portrait is checked now: a faceless "next portrait" must not end the session later
+        self.portraits = [prepare_portrait(p, self.cfg.image_size) for p in (o.portrait, *o.more_portraits)]
         self._pi = 0
-        self.portrait = prepare_portrait(o.portrait, self.cfg.image_size)
-        if self.portrait.note:
-            self.notes.append(f"{self.portrait.name}: {self.portrait.note}")
+        self.portrait = self.portraits[0]
+        self.notes += [f"{p.name}: {p.note}" for p in self.portraits if p.note]
         self.source = (self._source or open_source(o.driving, o.fps, paced=o.realtime)).open()
         self.fps = float(o.fps or self.source.fps)
         h, w = self.portrait.image.shape[:2]
         self.size = even_size(w, h)
-        self.backend = open_backend(o.backend, self.cfg, o.weights)
-        self.deadline = Deadline(self.stall_timeout_s[0 if o.realtime else 1]).open()
+        # one thread owns the backend: open, set_source, generate and close all run on it
+        self.deadline = Deadline(self.stall_timeout_s[0 if o.realtime else 1], close_wait_s=self.close_wait_s).open()
+        self.backend = self.deadline.call(open_backend, o.backend, self.cfg, o.weights, timeout_s=self.open_timeout_s)
         self.landmarks = LandmarkStage().open()
         self.sink = self._sink or make_sink(o.output, self.size[0], self.size[1], self.fps)
         self.sink.open()
@@ -111,18 +117,30 @@ class Pipeline:
                 self.detector = DetectorThread(key).open()
         self.finisher = Finisher(self.size, self.watermarker.embed if self.watermarker is not None else None,
                                  self.detector.badge_text if self.detector is not None else None).open()
-        self._use_portrait(self.portrait)
+        self._use_portrait(self.portrait, self.open_timeout_s)
 
-    def _use_portrait(self, portrait: Portrait) -> None:
+    def _use_portrait(self, portrait: Portrait, timeout_s: float | None = None) -> None:
+        self.deadline.call(self.backend.set_source, portrait.crop, portrait.motion.kp[None], portrait.motion.jac[None],
+                           timeout_s=timeout_s)
         self.portrait = portrait
-        self.backend.set_source(portrait.crop, portrait.motion.kp[None], portrait.motion.jac[None])
         self.compositor = Compositor(portrait).open()
         calibrate = self.options.calibrate or ("steady" if self.options.realtime else "first")
         self.motion = MotionTransfer(portrait.motion, calibrate=calibrate)
 
     def next_portrait(self) -> None:
-        self._pi = (self._pi + 1) % len(self.portraits)
-        self._use_portrait(prepare_portrait(self.portraits[self._pi], self.cfg.image_size))
+        """Ask for the next portrait (prepared and checked in ``open()``). Safe from any thread: the switch
+        happens between two frames, on the loop, and the new portrait's encoding on the backend's thread."""
+        self._next.set()
+
+    def _switch_portrait(self) -> None:
+        self._next.clear()
+        i = (self._pi + 1) % len(self.portraits)
+        try:
+            self._use_portrait(self.portraits[i])
+        except Stalled:
+            log.warning("the generator is busy: the portrait is not switched (press n again)")
+            return
+        self._pi = i
 
     def recalibrate(self) -> None:
         self.motion.recalibrate()
@@ -131,9 +149,11 @@ class Pipeline:
         if not self._opened:
             return
         self._opened = False
-        for stage in (self.detector, self.watermarker, self.finisher, self.landmarks, self.deadline, self.backend):
+        for stage in (self.detector, self.watermarker, self.finisher, self.landmarks):
             if stage is not None:
                 stage.close()
+        if self.deadline is not None:  # the backend is closed on its own thread, never under a running call
+            self.deadline.close(finalize=self.backend.close if self.backend is not None else None)
         if self.sink is not None:
             self.sink.close(ok=ok)
         if self.source is not None:
@@ -232,9 +252,20 @@ class Pipeline:
         summary = self.recorder.summary(wall_s=time.perf_counter() - t_start)
         summary["errors"] = dict(self.errors)
         summary["notes"] = list(self.notes)
+        summary["health"] = self.health()
         return summary
 
+    def health(self) -> dict:
+        """What went wrong beside the frames: generator stalls, marking/badging failures, the detector."""
+        det = self.detector
+        return {"generator_stalls": self.deadline.stalls if self.deadline is not None else 0,
+                "mark_badge_failures": self.finisher.failures if self.finisher is not None else 0,
+                "detector_drops": det.drops if det is not None else 0,
+                "detector_error": None if det is None or det.error is None else repr(det.error)}
+
     def _step(self, frame: Frame, counter: int, wait_ns: int) -> None:
+        if self._next.is_set():
+            self._switch_portrait()
         stages = [0] * len(STAGES)
         stages[_S["capture_wait"]] = wait_ns
         out, kind = self.process(frame, stages)
