@@ -29,6 +29,12 @@ def _render(w: int, h: int, text: str) -> tuple[np.ndarray, tuple[int, int]]:
     return patch, (margin, h - plate_h - margin)
 
 
+def badge_rect(width: int, height: int, text: str = "SYNTHETIC") -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the plate that ``Badge.draw`` burns into a width x height frame."""
+    patch, (x, y) = _render(width, height, text)
+    return x, y, x + patch.shape[1], y + patch.shape[0]
+
+
 class Badge:
     """Burns ``text`` into the bottom-left corner of frames, in place."""
 

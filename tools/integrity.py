@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..realtime.badge import badge_rect
 from ..realtime.capture import CaptureSource
 from ..realtime.pipeline import Pipeline, PipelineOptions
 
@@ -85,12 +86,7 @@ class _Observer:
         comp = pipe.compositor
         w, h = comp.size
         self.clean = comp.portrait.image[:h, :w].astype(np.int16)
-        self.badge_rects: dict[str, tuple[int, int, int, int]] = {}
-        for text in (LONG_TEXT, SHORT_TEXT):
-            img = np.zeros((h, w, 3), np.uint8)
-            pipe.finisher.badge.draw(img, text)
-            ys, xs = np.nonzero(img.any(2))
-            self.badge_rects[text] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        self.badge_rects = {text: badge_rect(w, h, text) for text in (LONG_TEXT, SHORT_TEXT)}
         x0, y0, x1, y1 = self.badge_rects[LONG_TEXT]
         self.no_badge = np.ones((h, w), bool)
         self.no_badge[y0:y1, x0:x1] = False
