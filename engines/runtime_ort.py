@@ -96,3 +96,15 @@ class OrtBackend(GeneratorBackend):
         np.copyto(self._gen_in["jac_driving"], jac)
         self._gen.run_with_iobinding(self._gen_bind)
         return self._gen_out["image"], self._gen_out["mask"]
+
+
+def small_session(model: bytes, threads: int = 1):
+    """An ONNX Runtime session for a small in-memory model (the advisory classifier), on ``threads`` threads,
+    without spinning: it shares the CPU with the live pipeline."""
+    from ._ort import onnxruntime
+
+    ort = onnxruntime()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 3
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model, sess_options=so, providers=["CPUExecutionProvider"])

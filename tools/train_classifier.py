@@ -19,14 +19,43 @@ import cv2
 import numpy as np
 import torch
 
-from ..realtime.provenance.classifier import CARD_PATH, CONTEXT, INPUT, WEIGHTS_PATH, FaceLocator, MesoTiny, \
-    face_crop, to_tensor
+from torch import nn
+
+from ..realtime.provenance.classifier import CARD_PATH, CONTEXT, INPUT, WEIGHTS_PATH, FaceLocator, face_crop
 
 DATA = Path("/work/shared/data")
 TEST_PORTRAITS = ("skimage_astronaut_eileen_collins.png", "art_lp_s5_painted_girl.jpg",
                   "celeba_000060_black_man_headwrap.jpg")
 STORE, STORE_CONTEXT = 160, 1.6   # training crops are stored wider, augmented, then cut to CONTEXT
 TEST_VARIANTS = ("clean", "q50", "half_q50")
+
+class MesoTiny(nn.Module):
+    """Four conv blocks (MesoNet-4's shape, narrower) -> global average -> two small dense layers. Its state
+    dict is what ships; ``realtime.provenance.classifier.MesoNumpy`` runs it without torch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+        def block(cin: int, cout: int, k: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                    nn.MaxPool2d(2)]
+
+        self.features = nn.Sequential(*block(3, 8, 3), *block(8, 16, 5), *block(16, 32, 5), *block(32, 32, 3))
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(32, 16), nn.LeakyReLU(0.1),
+                                  nn.Linear(16, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 3, INPUT, INPUT) float in [0, 1], BGR -> logits (B,)."""
+        f = self.features(x - 0.5)
+        return self.head(f.mean(dim=(2, 3))).squeeze(1)
+
+
+def to_tensor(crops: np.ndarray) -> torch.Tensor:
+    """(B, S, S, 3) or (S, S, 3) uint8 BGR -> (B, 3, S, S) float32 in [0, 1]."""
+    if crops.ndim == 3:
+        crops = crops[None]
+    return torch.from_numpy(np.ascontiguousarray(crops.transpose(0, 3, 1, 2))).float().div_(255.0)
+
 
 
 def clips(root: Path) -> list[Path]:

@@ -7,8 +7,10 @@ a low score says nothing (it never claims that a frame is real). The score is no
 the caveats in the model card. The mark, not this score, decides the badge.
 
 Weights: ``classifier.safetensors`` beside this file, checked against ``WEIGHTS_SHA256`` (and the model
-card ``classifier.json``) before use; safetensors only, no pickle. Trained by
-``python -m mimicam.tools.train_classifier``; see the model card for the data and its terms.
+card ``classifier.json``) before use; safetensors only, no pickle. Trained (in torch) by
+``python -m mimicam.tools.train_classifier``; see the model card for the data and its terms. Inference runs
+in ONNX Runtime on a graph built in memory from the tensors (batch norm folded into the convolutions), so
+the live process never imports torch.
 """
 from __future__ import annotations
 
@@ -18,8 +20,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
 from ..assets import verify_sha256
 from ..errors import ModelError
@@ -85,38 +85,65 @@ class FaceLocator:
         self._lm.close()
 
 
-class MesoTiny(nn.Module):
-    """Four conv blocks (MesoNet-4's shape, narrower) -> global average -> two small dense layers."""
-
-    def __init__(self) -> None:
-        super().__init__()
-
-        def block(cin: int, cout: int, k: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                    nn.MaxPool2d(2)]
-
-        self.features = nn.Sequential(*block(3, 8, 3), *block(8, 16, 5), *block(16, 32, 5), *block(32, 32, 3))
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(32, 16), nn.LeakyReLU(0.1),
-                                  nn.Linear(16, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 3, INPUT, INPUT) float in [0, 1], BGR -> logits (B,)."""
-        f = self.features(x - 0.5)
-        return self.head(f.mean(dim=(2, 3))).squeeze(1)
+# MesoTiny (tools/train_classifier.py): (conv without bias, batch norm, ReLU, 2x2 max pool) x 4 -> global
+# average -> Linear 32->16 -> LeakyReLU(0.1) -> Linear 16->1. Tensor names and shapes of its state dict:
+CONV_BLOCKS = (("features.0", "features.1", 3, 8, 3), ("features.4", "features.5", 8, 16, 5),
+               ("features.8", "features.9", 16, 32, 5), ("features.12", "features.13", 32, 32, 3))
+HEAD = (("head.2", 32, 16), ("head.4", 16, 1))
+BN_EPS = 1e-5
 
 
-def to_tensor(crops: np.ndarray) -> torch.Tensor:
-    """(B, S, S, 3) or (S, S, 3) uint8 BGR -> (B, 3, S, S) float32 in [0, 1]."""
-    if crops.ndim == 3:
-        crops = crops[None]
-    return torch.from_numpy(np.ascontiguousarray(crops.transpose(0, 3, 1, 2))).float().div_(255.0)
+def expected_shapes() -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for conv, bn, cin, cout, k in CONV_BLOCKS:
+        shapes[f"{conv}.weight"] = (cout, cin, k, k)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            shapes[f"{bn}.{name}"] = (cout,)
+        shapes[f"{bn}.num_batches_tracked"] = ()
+    for name, fin, fout in HEAD:
+        shapes[f"{name}.weight"], shapes[f"{name}.bias"] = (fout, fin), (fout,)
+    return shapes
+
+
+def onnx_graph(tensors: dict[str, np.ndarray]) -> bytes:
+    """The trained network as an ONNX graph, built in memory from its tensors with batch norm folded into
+    each convolution: Conv, Relu, MaxPool x 4 -> GlobalAveragePool -> Gemm, LeakyRelu, Gemm -> Sigmoid.
+    Input ``crops`` (B, 3, S, S) float32 in [0, 1] (BGR); output ``score`` (B, 1)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits, nodes = [numpy_helper.from_array(np.full((1,), 0.5, np.float32), "half")], []
+    nodes.append(helper.make_node("Sub", ["crops", "half"], ["x0"]))
+    x = "x0"
+    for i, (conv, bn, _cin, _cout, k) in enumerate(CONV_BLOCKS):
+        g = tensors[f"{bn}.weight"] / np.sqrt(tensors[f"{bn}.running_var"] + BN_EPS)
+        w = (tensors[f"{conv}.weight"] * g[:, None, None, None]).astype(np.float32)
+        b = (tensors[f"{bn}.bias"] - tensors[f"{bn}.running_mean"] * g).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+        nodes += [helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [f"c{i}"], pads=[k // 2] * 4),
+                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"]),
+                  helper.make_node("MaxPool", [f"r{i}"], [f"p{i}"], kernel_shape=[2, 2], strides=[2, 2])]
+        x = f"p{i}"
+    nodes += [helper.make_node("GlobalAveragePool", [x], ["g"]), helper.make_node("Flatten", ["g"], ["f"])]
+    for j, (name, _fin, _fout) in enumerate(HEAD):
+        inits += [numpy_helper.from_array(tensors[f"{name}.weight"].astype(np.float32), f"hw{j}"),
+                  numpy_helper.from_array(tensors[f"{name}.bias"].astype(np.float32), f"hb{j}")]
+    nodes += [helper.make_node("Gemm", ["f", "hw0", "hb0"], ["h0"], transB=1),
+              helper.make_node("LeakyRelu", ["h0"], ["h1"], alpha=0.1),
+              helper.make_node("Gemm", ["h1", "hw1", "hb1"], ["logit"], transB=1),
+              helper.make_node("Sigmoid", ["logit"], ["score"])]
+    graph = helper.make_graph(nodes, "mesotiny",
+                              [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["B", 3, INPUT, INPUT])],
+                              [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["B", 1])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
 class Classifier:
     """Loaded, verified model. ``score(image)`` -> float in [0, 1]: likely generated by mimicam (advisory)."""
 
-    def __init__(self, model: MesoTiny, card: dict | None = None) -> None:
-        self.model = model.eval()
+    def __init__(self, tensors: dict[str, np.ndarray], card: dict | None = None) -> None:
+        from ...engines.runtime_ort import small_session
+
+        self.model = small_session(onnx_graph(tensors))  # one thread: it runs beside the live pipeline
         self.card = card or {}
         self._locator: FaceLocator | None = None
 
@@ -125,7 +152,7 @@ class Classifier:
              card_path: Path | None = CARD_PATH) -> "Classifier":
         """Raises FileNotFoundError when the weights are absent, ModelError when they do not verify."""
         from safetensors import SafetensorError
-        from safetensors.torch import load
+        from safetensors.numpy import load
 
         path = Path(path)
         if not path.is_file():
@@ -137,17 +164,23 @@ class Classifier:
         if card.get("sha256", expected) != expected:
             raise ModelError(f"classifier card {card_path} disagrees with the expected SHA-256", "reinstall mimicam")
         data = verify_sha256(path, expected, "classifier weights")
-        model = MesoTiny()
         try:
-            model.load_state_dict(load(data), strict=True)
-        except (SafetensorError, RuntimeError) as exc:
-            raise ModelError(f"classifier weights {path} do not fit the model ({exc})", "reinstall mimicam") from None
-        return cls(model, card)
+            tensors = load(data)
+        except (SafetensorError, ValueError) as exc:
+            raise ModelError(f"classifier weights {path} are not a safetensors file ({exc})",
+                             "reinstall mimicam") from None
+        shapes = {name: tuple(t.shape) for name, t in tensors.items()}
+        if shapes != expected_shapes():
+            raise ModelError(f"classifier weights {path} do not fit the model (tensors {sorted(shapes)})",
+                             "reinstall mimicam")
+        return cls(tensors, card)
 
-    @torch.inference_mode()
     def score_crops(self, crops: np.ndarray) -> np.ndarray:
-        """(B, INPUT, INPUT, 3) uint8 BGR face crops -> (B,) scores in [0, 1]."""
-        return torch.sigmoid(self.model(to_tensor(crops))).numpy()
+        """(B, INPUT, INPUT, 3) or (INPUT, INPUT, 3) uint8 BGR face crops -> (B,) scores in [0, 1]."""
+        if crops.ndim == 3:
+            crops = crops[None]
+        x = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), np.float32) / 255.0
+        return self.model.run(["score"], {"crops": x})[0][:, 0]
 
     def locate(self, image: np.ndarray) -> tuple[tuple[float, float], float]:
         """Face crop box of a frame (MediaPipe; ~10 ms), or the fallback box when no face is found."""

@@ -9,18 +9,47 @@ from mimicam.realtime.badge import Badge
 from mimicam.realtime.errors import ModelError
 from mimicam.realtime.provenance import classifier as C
 from mimicam.realtime.provenance.detector import BADGE, DetectorThread
+from mimicam.tools.train_classifier import MesoTiny, to_tensor
 from provenance_data import KEY, clip30  # noqa: F401 (fixture)
 
 torch.set_num_threads(1)
 shipped = pytest.mark.skipif(not C.WEIGHTS_PATH.is_file(), reason="no classifier weights shipped")
 
 
+def _trained_like(seed: int = 0) -> MesoTiny:
+    """Random weights and batch-norm statistics far from the identity, so the folding is exercised."""
+    torch.manual_seed(seed)
+    model = MesoTiny()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.2, 3.0)
+                m.weight.uniform_(0.5, 2.0)
+                m.bias.uniform_(-0.3, 0.3)
+    return model.eval()
+
+
+def _numpy_twin(model: MesoTiny) -> C.Classifier:
+    return C.Classifier({k: v.numpy() for k, v in model.state_dict().items()})
+
+
 def test_model_is_mesonet_sized_and_scores_in_unit_interval():
-    model = C.MesoTiny().eval()
+    model = _trained_like()
     assert 20_000 <= sum(p.numel() for p in model.parameters()) <= 40_000
     crops = np.random.default_rng(0).integers(0, 256, (4, C.INPUT, C.INPUT, 3), dtype=np.uint8)
-    scores = C.Classifier(model).score_crops(crops)
+    scores = _numpy_twin(model).score_crops(crops)
     assert scores.shape == (4,) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_numpy_inference_matches_the_torch_model(clip30):
+    """The live process scores in numpy (no torch import); the trained torch model is the reference."""
+    model = _trained_like(3)
+    crops = np.stack([C.face_crop(f, *C.fallback_box(f)) for f in clip30[:6]])
+    with torch.no_grad():
+        ref = torch.sigmoid(model(to_tensor(crops))).numpy()
+    assert np.abs(_numpy_twin(model).score_crops(crops) - ref).max() < 1e-5
+    assert set(C.expected_shapes()) == set(model.state_dict())
 
 
 @pytest.mark.parametrize("size", [(512, 512), (720, 1280), (240, 320)])
@@ -40,7 +69,7 @@ def test_loading_checks_sha256_and_reads_only_safetensors(tmp_path):
     from safetensors.torch import save_file
 
     path = tmp_path / "c.safetensors"
-    save_file(C.MesoTiny().state_dict(), str(path))
+    save_file(MesoTiny().state_dict(), str(path))
     import hashlib
 
     good = hashlib.sha256(path.read_bytes()).hexdigest()
