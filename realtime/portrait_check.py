@@ -7,7 +7,8 @@
 
 What is measured (face height = forehead landmark 10 to chin landmark 152, in pixels):
 - face size; yaw, pitch and roll from MediaPipe's facial transformation matrix;
-- mouth gap (inner lips) and visible teeth (bright, unsaturated pixels between the inner lips);
+- mouth gap (inner lips), MediaPipe's jawOpen score, and visible teeth (bright, unsaturated pixels
+  between the inner lips);
 - eye opening (lid gap over eye width, the smaller eye);
 - room above the forehead and below the chin, in face heights (the generator's crop needs both);
 - sharpness: variance of the Laplacian of the face, resampled to a 128-px face;
@@ -28,6 +29,7 @@ from .types import Landmarks
 
 _EYES = ((159, 145, 33, 133), (386, 374, 362, 263))  # (upper lid, lower lid, corner, corner)
 _NORM_FACE_PX = 128.0
+_JAW_OPEN = 25  # index of "jawOpen" in MediaPipe's 52 blendshapes
 _CHEEKS = ((50, 205), (280, 425))  # landmarks whose midpoints are the cheek centres
 
 
@@ -40,6 +42,7 @@ class CheckRules:
     pitch_range_deg: tuple[float, float] = (-10.0, 25.0)  # a frontal photo at eye level reads about +5..+15
     max_roll_deg: float = 12.0
     max_mouth_gap: float = 0.10  # inner-lip gap / face height
+    max_jaw_open: float = 0.35  # MediaPipe's jawOpen blendshape score
     max_teeth: float = 0.012  # visible teeth area / face height squared
     min_eye_open: float = 0.12  # lid gap / eye width
     min_room_above: float = 0.6  # face heights between the forehead and the top of the picture
@@ -80,9 +83,9 @@ class PortraitCheck:
     def report(self) -> str:
         m = self.measures
         lines = [f"{self.name}: face {m['face_px']:.0f} px tall, yaw {m['yaw_deg']:+.0f}, pitch {m['pitch_deg']:+.0f}, "
-                 f"roll {m['roll_deg']:+.0f} deg; mouth gap {m['mouth_gap']:.3f}, teeth {m['teeth']:.4f}, "
-                 f"eyes {m['eye_open']:.2f}; room above {m['room_above']:.2f}, below {m['room_below']:.2f} "
-                 f"face heights; sharpness {m['sharpness']:.0f}, side light {m['side_light']:.2f}"]
+                 f"roll {m['roll_deg']:+.0f} deg; mouth gap {m['mouth_gap']:.3f}, jaw open {m['jaw_open']:.2f}, "
+                 f"teeth {m['teeth']:.4f}, eyes {m['eye_open']:.2f}; room above {m['room_above']:.2f}, "
+                 f"below {m['room_below']:.2f} face heights; sharpness {m['sharpness']:.0f}, side light {m['side_light']:.2f}"]
         lines += [f"warning: {w}" for w in self.warnings] or ["portrait looks good"]
         return "\n".join(lines)
 
@@ -171,6 +174,7 @@ def measure(image: np.ndarray, lm: Landmarks) -> dict[str, float]:
     return {
         "face_px": face_px, "yaw_deg": yaw, "pitch_deg": pitch, "roll_deg": roll,
         "mouth_gap": float(np.linalg.norm(xy[14] - xy[13])) / face_px,
+        "jaw_open": float(lm.blendshapes[_JAW_OPEN]) if lm.blendshapes is not None else 0.0,
         "teeth": _teeth(image, xy, face_px), "eye_open": float(min(eyes)),
         "room_above": float(xy[10, 1]) / face_px, "room_below": float(h - xy[152, 1]) / face_px,
         "sharpness": _sharpness(grey, mask), "side_light": _side_light(image, xy, face_px),
@@ -193,9 +197,10 @@ def judge(m: dict[str, float], r: CheckRules = CheckRules()) -> tuple[Finding, .
          f"(pitch {m['pitch_deg']:+.0f} deg)", "use a photo taken at eye level")
     warn(abs(m["roll_deg"]) > r.max_roll_deg, "roll", f"the head is tilted {abs(m['roll_deg']):.0f} deg to the side",
          "straighten the photo so that the eyes are level")
-    warn(m["mouth_gap"] > r.max_mouth_gap, "mouth", "the mouth is open",
+    mouth_open = m["mouth_gap"] > r.max_mouth_gap or m["jaw_open"] > r.max_jaw_open
+    warn(mouth_open, "mouth", "the mouth is open",
          "use a photo with the mouth closed (the driver's mouth can open it, not close it)")
-    warn(m["mouth_gap"] <= r.max_mouth_gap and m["teeth"] > r.max_teeth, "teeth", "teeth are showing",
+    warn(not mouth_open and m["teeth"] > r.max_teeth, "teeth", "teeth are showing",
          "use a photo with closed lips (teeth are stretched when the driver's mouth moves)")
     warn(m["eye_open"] < r.min_eye_open, "eyes", "the eyes look closed", "use a photo with open eyes")
     warn(m["room_above"] < r.min_room_above, "above", "there is little room above the head",
