@@ -84,8 +84,10 @@ def _progress_bar(total: int | None, enabled: bool | None):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..engines.backend import backend_class
     from .check import check_before_start
 
+    backend_class(args.backend)  # "no GPU for TensorRT" first, before any file or camera is read
     check_before_start([args.source], args.strict, "render")
     summary = render(args.source, args.driving, args.out, args.backend, args.config, args.weights,
                      args.calibrate, args.json, args.start, args.duration, args.frames, not args.no_audio)
