@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .common import add_model_args, format_summary
+from .progress import bar
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -49,8 +50,8 @@ def render(source: Path, driving: Path, out: Path, backend: str = "auto", config
     options = PipelineOptions(portrait=source, driving=driving, output=f"file:{out}", backend=backend,
                               config=config, weights=weights, realtime=False, calibrate=calibrate, detector=False)
     span, trimmed, total = _span(driving, start_s, duration_s, frames)
-    with _progress_bar(total, progress) as bar, \
-            Pipeline(options, on_output=lambda _: bar.update(1), source=trimmed) as pipe:
+    with bar(total, "render", "frame", progress) as shown, \
+            Pipeline(options, on_output=lambda _: shown.update(1), source=trimmed) as pipe:
         summary = pipe.run()
     kinds = summary.get("kinds") or {}
     summary["faces"] = int(kinds.get("generated", 0))
@@ -73,14 +74,6 @@ def _span(driving: Path, start_s: float, duration_s: float | None, frames: int |
     if count:
         total = min(total or count, count - span.start)
     return span, TrimmedSource(driving, span), total if total and total > 0 else None
-
-
-def _progress_bar(total: int | None, enabled: bool | None):
-    """tqdm on stderr with an ETA; off when stderr is not a terminal (``disable=None``)."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="frame", desc="render", leave=False, file=sys.stderr, dynamic_ncols=True,
-                disable=None if enabled is None else not enabled)
 
 
 def run(args: argparse.Namespace) -> int:
