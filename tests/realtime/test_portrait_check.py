@@ -109,3 +109,16 @@ def test_cli_exit_codes(tmp_path):
     cv2.imwrite(str(wall), np.full((200, 200, 3), 128, np.uint8))
     none = cli(wall)
     assert none.returncode == 2 and none.stderr.startswith("mimicam check: error: no face found in")
+
+
+def test_readme_lists_the_rules_the_check_enforces():
+    """README "Pick a good portrait" must say the same limits as CheckRules."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Pick a good portrait", 1)[1].split("\n## ", 1)[0]
+    r = CheckRules()
+    for value in (r.min_face_px, r.max_yaw_deg, *r.pitch_range_deg, r.max_roll_deg, r.max_mouth_gap,
+                  r.max_jaw_open, r.max_teeth, r.min_eye_open, r.min_room_above, r.min_room_below,
+                  r.min_sharpness, r.max_side_light):
+        assert f"{value:g}" in section, f"README does not give the limit {value:g}"
