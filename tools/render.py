@@ -41,7 +41,6 @@ def render(source: Path, driving: Path, out: Path, backend: str = "auto", config
            audio: bool = True, progress: bool | None = None) -> dict:
     """Render; the summary gets ``faces`` (driving frames with a face) and ``audio`` (muxed or not).
     ``progress``: a bar on stderr (None: only when stderr is a terminal)."""
-    from ..realtime.clip import mux_audio
     from ..realtime.errors import InputError
     from ..realtime.pipeline import Pipeline, PipelineOptions
 
@@ -55,10 +54,24 @@ def render(source: Path, driving: Path, out: Path, backend: str = "auto", config
         summary = pipe.run()
     kinds = summary.get("kinds") or {}
     summary["faces"] = int(kinds.get("generated", 0))
-    summary["audio"] = bool(audio and mux_audio(out, driving, span.start / trimmed.fps, trimmed.fps))
+    summary["audio"] = audio and _add_audio(summary, out, driving, span.start / trimmed.fps, trimmed.fps)
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _add_audio(summary: dict, out: Path, driving: Path, start_s: float, fps: float) -> bool:
+    """Mux the clip's audio; a track that cannot be converted leaves the video silent, with a note."""
+    import av
+
+    from ..realtime.clip import mux_audio
+
+    try:
+        return mux_audio(out, driving, start_s, fps)
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        summary.setdefault("notes", []).append(f"the driving video's audio could not be copied ({exc}); "
+                                               "the output has no audio")
+        return False
 
 
 def _span(driving: Path, start_s: float, duration_s: float | None, frames: int | None):

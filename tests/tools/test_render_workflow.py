@@ -147,3 +147,17 @@ def test_truncated_video_is_one_line_without_ffmpeg_noise(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and "moov atom" not in r.stderr
     assert len(lines) == 1 and lines[0].startswith("mimicam render: error: video") and "cannot be decoded" in lines[0]
+
+
+def test_audio_that_cannot_be_copied_leaves_a_silent_video_and_a_note(tmp_path, talking_clip, monkeypatch):
+    import mimicam.realtime.clip as clip
+
+    def broken(*_a, **_k):
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(clip, "mux_audio", broken)
+    out = tmp_path / "o.mp4"
+    s = render(need(PORTRAITS / "lp_s2_man_bw_photo.jpg"), talking_clip, out, backend="ort", frames=5,
+               progress=False)
+    assert not s["audio"] and any("audio could not be copied" in n for n in s["notes"])
+    assert _streams(out)[0] == 5 and _streams(out)[2] is None
