@@ -82,6 +82,42 @@ class TrimmedSource(CaptureSource):
         return image
 
 
+@dataclass(frozen=True)
+class ClipPlan:
+    span: Span
+    source: TrimmedSource
+    fps: float
+    total: int | None  # frames to render, when the clip's length is known
+
+    @property
+    def start_s(self) -> float:
+        return self.span.start / self.fps
+
+
+def plan_clip(driving: str | Path, start_s: float = 0.0, duration_s: float | None = None,
+              frames: int | None = None) -> ClipPlan:
+    """The part of the clip to render. The clip is opened once here for its frame rate and length, so a
+    bad file is reported before anything else is opened."""
+    with open_source(driving, paced=False) as probe:
+        fps, count = probe.fps, getattr(probe, "frame_count", 0)
+    span = Span.from_args(fps, start_s, duration_s, frames)
+    total = span.count
+    if count:
+        total = min(total or count, count - span.start)
+    return ClipPlan(span, TrimmedSource(driving, span), fps, total if total and total > 0 else None)
+
+
+def add_audio(video: Path, driving: str | Path, start_s: float, fps: float) -> tuple[bool, str | None]:
+    """``mux_audio`` for the CLI: (muxed?, a note when the clip's audio could not be converted; the
+    video then stays silent)."""
+    import av
+
+    try:
+        return mux_audio(video, Path(driving), start_s, fps), None
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        return False, f"the driving video's audio could not be copied ({exc}); the output has no audio"
+
+
 def has_audio(path: str | Path) -> bool:
     import av
 

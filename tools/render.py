@@ -41,6 +41,7 @@ def render(source: Path, driving: Path, out: Path, backend: str = "auto", config
            audio: bool = True, progress: bool | None = None) -> dict:
     """Render; the summary gets ``faces`` (driving frames with a face) and ``audio`` (muxed or not).
     ``progress``: a bar on stderr (None: only when stderr is a terminal)."""
+    from ..realtime.clip import add_audio, plan_clip
     from ..realtime.errors import InputError
     from ..realtime.pipeline import Pipeline, PipelineOptions
 
@@ -48,45 +49,19 @@ def render(source: Path, driving: Path, out: Path, backend: str = "auto", config
         raise InputError(f"--out {out} is a folder", "give a file name such as out.mp4")
     options = PipelineOptions(portrait=source, driving=driving, output=f"file:{out}", backend=backend,
                               config=config, weights=weights, realtime=False, calibrate=calibrate, detector=False)
-    span, trimmed, total = _span(driving, start_s, duration_s, frames)
-    with bar(total, "render", "frame", progress) as shown, \
-            Pipeline(options, on_output=lambda _: shown.update(1), source=trimmed) as pipe:
+    plan = plan_clip(driving, start_s, duration_s, frames)
+    with bar(plan.total, "render", "frame", progress) as shown, \
+            Pipeline(options, on_output=lambda _: shown.update(1), source=plan.source) as pipe:
         summary = pipe.run()
-    kinds = summary.get("kinds") or {}
-    summary["faces"] = int(kinds.get("generated", 0))
-    summary["audio"] = audio and _add_audio(summary, out, driving, span.start / trimmed.fps, trimmed.fps)
+    summary["faces"] = int((summary.get("kinds") or {}).get("generated", 0))
+    summary["audio"] = False
+    if audio:
+        summary["audio"], note = add_audio(out, driving, plan.start_s, plan.fps)
+        if note:
+            summary.setdefault("notes", []).append(note)
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def _add_audio(summary: dict, out: Path, driving: Path, start_s: float, fps: float) -> bool:
-    """Mux the clip's audio; a track that cannot be converted leaves the video silent, with a note."""
-    import av
-
-    from ..realtime.clip import mux_audio
-
-    try:
-        return mux_audio(out, driving, start_s, fps)
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        summary.setdefault("notes", []).append(f"the driving video's audio could not be copied ({exc}); "
-                                               "the output has no audio")
-        return False
-
-
-def _span(driving: Path, start_s: float, duration_s: float | None, frames: int | None):
-    """The part of the clip to render, its source, and its length in frames when known (None otherwise).
-    The clip is opened once here for its frame rate and length (a bad file is reported here)."""
-    from ..realtime.capture import open_source
-    from ..realtime.clip import Span, TrimmedSource
-
-    with open_source(driving, paced=False) as probe:
-        fps, count = probe.fps, getattr(probe, "frame_count", 0)
-    span = Span.from_args(fps, start_s, duration_s, frames)
-    total = span.count
-    if count:
-        total = min(total or count, count - span.start)
-    return span, TrimmedSource(driving, span), total if total and total > 0 else None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ crafted from a clean one: rotated, tiny, blurred, cropped at the chin, lit from 
 by warping. Each crafted case must raise its own warning; the clean one none."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -101,8 +102,12 @@ def test_cli_exit_codes(tmp_path):
         return subprocess.run([sys.executable, "-m", "mimicam.tools.cli", "check", *map(str, paths)],
                               capture_output=True, text=True, timeout=300)
 
-    good = cli(need(PORTRAITS / "lp_s2_man_bw_photo.jpg"))
+    report = tmp_path / "check.json"
+    good = cli(need(PORTRAITS / "lp_s2_man_bw_photo.jpg"), "--json", report)
     assert good.returncode == 0 and "portrait looks good" in good.stdout and not good.stderr.strip()
+    doc = json.loads(report.read_text())
+    assert doc["schema"] == "mimicam.check/1" and doc["portraits"][0]["ok"] is True
+    assert doc["portraits"][0]["warnings"] == [] and doc["portraits"][0]["measures"]["face_px"] > 400
     bad = cli(need(PORTRAITS / "avatarify_obama.jpg"))
     assert bad.returncode == 1 and "warning: the picture ends at the chin: use a photo that shows" in bad.stdout
     wall = tmp_path / "wall.png"

@@ -155,7 +155,7 @@ def test_audio_that_cannot_be_copied_leaves_a_silent_video_and_a_note(tmp_path, 
     def broken(*_a, **_k):
         raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
 
-    monkeypatch.setattr(clip, "mux_audio", broken)
+    monkeypatch.setattr(clip, "mux_audio", broken)  # what add_audio calls
     out = tmp_path / "o.mp4"
     s = render(need(PORTRAITS / "lp_s2_man_bw_photo.jpg"), talking_clip, out, backend="ort", frames=5,
                progress=False)
