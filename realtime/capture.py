@@ -86,11 +86,15 @@ class VideoFileSource(CaptureSource):
     def open(self) -> "VideoFileSource":
         if not self.path.is_file():
             raise InputError(f"video {self.path} does not exist", "check the path")
-        cap = cv2.VideoCapture(str(self.path))
-        if not cap.isOpened():
+        from .landmarks import _quiet_native_stderr
+
+        with _quiet_native_stderr():  # FFmpeg's own "moov atom not found" lines: the user gets ours instead
+            cap = cv2.VideoCapture(str(self.path))
+            opened = cap.isOpened()
+            ok, first = cap.read() if opened else (False, None)
+        if not opened:
             cap.release()
             raise InputError(f"video {self.path} cannot be decoded", "use an MP4/MOV/MKV/WebM video")
-        ok, first = cap.read()
         if not ok or first is None:
             cap.release()
             raise InputError(f"video {self.path} has no frames", "use another video")

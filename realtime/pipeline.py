@@ -24,6 +24,7 @@ from .landmarks import LandmarkStage
 from .mailbox import Mailbox
 from .metrics import STAGES, FrameRecord, MetricsRecorder
 from .motion import MotionTransfer
+from .notice import NoFaceNotice
 from .portrait import Portrait, prepare_portrait
 from .sinks import Sink, make_sink
 from .types import Frame, OutputFrame
@@ -88,7 +89,7 @@ class Pipeline:
     def _open_stages(self) -> None:
         o = self.options
         self.source = self.sink = self.backend = self.deadline = self.landmarks = None
-        self.watermarker = self.detector = self.finisher = None
+        self.watermarker = self.detector = self.finisher = self.notice = None
         backend_class(o.backend)  # first: "no GPU for TensorRT" is said before any camera or file is opened
         # every portrait is checked now: a faceless "next portrait" must not end the session later
         self.portraits = [prepare_portrait(p, self.cfg.image_size) for p in (o.portrait, *o.more_portraits)]
@@ -115,6 +116,7 @@ class Pipeline:
                 from .provenance.detector import DetectorThread
 
                 self.detector = DetectorThread(key).open()
+        self.notice = NoFaceNotice() if o.realtime else None  # live: "no face in the camera" after 3 s
         self.finisher = Finisher(self.size, self.watermarker.embed if self.watermarker is not None else None,
                                  self.detector.badge_text if self.detector is not None else None).open()
         self._use_portrait(self.portrait, self.open_timeout_s)
@@ -196,6 +198,8 @@ class Pipeline:
                 raise FloatingPointError("generator produced NaN/inf")
             t3 = clock()
             out = self.compositor.paste(image, mask)
+            if self.notice is not None:
+                self.notice.apply(out, lm is not None, frame.t_capture_ns)
         except Exception as exc:  # noqa: BLE001 - fail closed: a slate, never the camera frame
             stalled = isinstance(exc, Stalled)
             self._count("generator_stall" if stalled else "generator")

@@ -23,22 +23,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 class ProgressPrinter:
-    """Prints TensorRT builder phases: one updating line on a terminal, plain lines otherwise."""
+    """TensorRT builder phases as tqdm bars (nested phases stacked), with rate and ETA; drawn only when
+    the stream is a terminal."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream, self.tty = stream, stream.isatty()
-        self._last = 0.0
+    def __init__(self, stream=sys.stderr, enabled: bool | None = None) -> None:
+        self.stream, self.enabled = stream, enabled
+        self._bars: dict[str, object] = {}
 
     def __call__(self, event: str, phase: str, step: int, steps: int) -> None:
-        if self.tty:
-            now = time.monotonic()
-            if event == "step" and now - self._last < 0.1:
-                return
-            self._last = now
-            self.stream.write(f"\r\033[K  {phase}: {step}/{steps}")
-        elif event == "finish":
-            self.stream.write(f"  {phase}: done ({steps} steps)\n")
-        self.stream.flush()
+        from .progress import bar
+
+        if event == "start":
+            self._bars[phase] = bar(steps or None, f"  {phase}", "step", self.enabled, file=self.stream,
+                                    position=len(self._bars))
+        shown = self._bars.get(phase)
+        if shown is None:
+            return
+        shown.update(step - shown.n)
+        if event == "finish":
+            self._bars.pop(phase).close()
+
+    def close(self) -> None:
+        for shown in self._bars.values():
+            shown.close()
+        self._bars.clear()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
     for path, spec in zip(paths, graph_specs(cfg)):
         print(f"{spec.graph} ({args.precision}) for {gpu}:", file=sys.stderr)
         t0 = time.monotonic()
-        engine = ensure_engine(path, spec, opts, progress=ProgressPrinter(), force=args.force)
-        clear = "\r\033[K" if sys.stderr.isatty() else ""
-        print(f"{clear}  -> {engine} ({time.monotonic() - t0:.1f} s)", file=sys.stderr)
+        printer = ProgressPrinter()
+        try:
+            engine = ensure_engine(path, spec, opts, progress=printer, force=args.force)
+        finally:
+            printer.close()
+        print(f"  -> {engine} ({time.monotonic() - t0:.1f} s)", file=sys.stderr)
     return 0

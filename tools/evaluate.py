@@ -35,6 +35,9 @@ SSIM_C1, SSIM_C2, SSIM_SIGMA = 0.01 ** 2, 0.03 ** 2, 1.5
 TILE = 224  # contact sheet tile side, pixels
 SHEET_MAX_BYTES = 300_000
 BAR = {"landmark_ratio_max": 0.3, "l1_ratio_max": 0.9, "ssim_gain_min": 0.02}  # issue 2's quality bar
+BAR_LEGEND = (f"bar: one sign per test of the quality bar, + passed, - failed: landmark ratio <= "
+              f"{BAR['landmark_ratio_max']:g}, L1 ratio <= {BAR['l1_ratio_max']:g}, SSIM gain >= "
+              f"{BAR['ssim_gain_min']:g} (ratios: ours / static portrait; lower is better)")
 
 
 # --- metrics on images (pure numpy / OpenCV) ------------------------------------------------------------
@@ -337,11 +340,16 @@ def run(args: argparse.Namespace) -> int:
     clips = find_clips(args.clips)
     if not clips:
         raise InputError(f"no video clips in {' '.join(map(str, args.clips))}", "give .mp4 files or folders of them")
+    from .progress import bar, write
+
     results = []
-    for clip in clips:
-        results.append(evaluate_clip(clip, args.out, args.frames, args.stride, backend=args.backend,
-                                     sheet_bytes=args.sheet_kb * 1000))
-        print(format_table(results[-1:]).splitlines()[1], flush=True)
+    print(format_table([]), flush=True)  # the header; each clip's row follows as soon as it is scored
+    with bar(len(clips), "evaluate", "clip") as shown:
+        for clip in clips:
+            results.append(evaluate_clip(clip, args.out, args.frames, args.stride, backend=args.backend,
+                                         sheet_bytes=args.sheet_kb * 1000))
+            write(format_table(results[-1:]).splitlines()[1])
+            shown.update(1)
     args.out.mkdir(parents=True, exist_ok=True)
     doc = {"schema": "mimicam.evaluate/1", "frames": args.frames, "stride": args.stride,
            "excluded": "badge rectangle (bottom-left) left out of L1 and SSIM (SSIM: plus its 5-px window "
@@ -349,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
            "bar": BAR,
            "clips": [r.to_json() for r in results]}
     (args.out / "evaluate.json").write_text(json.dumps(doc, indent=2))
-    print(format_table(results))
+    print(BAR_LEGEND)
     return 0
 
 

@@ -17,6 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     src.add_argument("--video", type=Path, help="a video file replayed at its own rate as the camera")
     p.add_argument("--output", default="vcam", help="vcam | window | file:PATH | null (default vcam)")
     p.add_argument("--frames", type=int, help="stop after N frames")
+    p.add_argument("--strict", action="store_true", help="refuse a portrait that 'mimicam check' warns about")
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -24,6 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..realtime.pipeline import Pipeline, PipelineOptions
+    from ..engines.backend import backend_class
+    from .check import check_before_start
+
+    backend_class(args.backend)  # "no GPU for TensorRT" first, before any file or camera is read
+    check_before_start(args.source, args.strict, "live")
 
     options = PipelineOptions(portrait=args.source[0], more_portraits=tuple(args.source[1:]),
                               driving=args.video if args.video else args.camera, output=args.output,

@@ -1,12 +1,16 @@
 """`mimicam render`: offline, every driving frame rendered in order (output frame i answers driving
-frame i, same frame rate), to a video file; optional JSON stats (schema mimicam.stats/1)."""
+frame i, same frame rate), to a video file, with the driving clip's audio; optional JSON stats
+(schema mimicam.stats/1). ``--start``/``--duration``/``--frames`` pick a part of the clip (audio trimmed
+alike). Exit 1 when no driving frame had a face (the output is then the still portrait)."""
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from .common import add_model_args, format_summary
+from .progress import bar
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -17,13 +21,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--json", type=Path, metavar="STATS.json", help="write frame/latency statistics as JSON")
     p.add_argument("--calibrate", choices=("first", "steady"), default="first",
                    help="reference frame of the driving video (default: its first frame)")
+    _add_workflow_args(p)
     add_model_args(p)
     p.set_defaults(func=run)
     return p
 
 
+def _add_workflow_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--start", type=float, default=0.0, metavar="SECONDS", help="start this far into the driving video")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="render at most this long")
+    p.add_argument("--frames", type=int, metavar="N", help="render at most N frames")
+    p.add_argument("--no-audio", action="store_true", help="leave the driving video's audio out")
+    p.add_argument("--strict", action="store_true", help="refuse a portrait that 'mimicam check' warns about")
+
+
 def render(source: Path, driving: Path, out: Path, backend: str = "auto", config: str = "lite",
-           weights: Path | None = None, calibrate: str = "first", json_path: Path | None = None) -> dict:
+           weights: Path | None = None, calibrate: str = "first", json_path: Path | None = None,
+           start_s: float = 0.0, duration_s: float | None = None, frames: int | None = None,
+           audio: bool = True, progress: bool | None = None) -> dict:
+    """Render; the summary gets ``faces`` (driving frames with a face) and ``audio`` (muxed or not).
+    ``progress``: a bar on stderr (None: only when stderr is a terminal)."""
+    from ..realtime.clip import add_audio, plan_clip
     from ..realtime.errors import InputError
     from ..realtime.pipeline import Pipeline, PipelineOptions
 
@@ -31,16 +49,40 @@ def render(source: Path, driving: Path, out: Path, backend: str = "auto", config
         raise InputError(f"--out {out} is a folder", "give a file name such as out.mp4")
     options = PipelineOptions(portrait=source, driving=driving, output=f"file:{out}", backend=backend,
                               config=config, weights=weights, realtime=False, calibrate=calibrate, detector=False)
-    with Pipeline(options) as pipe:
+    plan = plan_clip(driving, start_s, duration_s, frames)
+    with bar(plan.total, "render", "frame", progress) as shown, \
+            Pipeline(options, on_output=lambda _: shown.update(1), source=plan.source) as pipe:
         summary = pipe.run()
+    summary["faces"] = int((summary.get("kinds") or {}).get("generated", 0))
+    summary["audio"] = False
+    if audio:
+        summary["audio"], note = add_audio(out, driving, plan.start_s, plan.fps)
+        if note:
+            summary.setdefault("notes", []).append(note)
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..engines.backend import backend_class
+    from .check import check_before_start
+
+    backend_class(args.backend)  # "no GPU for TensorRT" first, before any file or camera is read
+    check_before_start([args.source], args.strict, "render")
     summary = render(args.source, args.driving, args.out, args.backend, args.config, args.weights,
-                     args.calibrate, args.json)
+                     args.calibrate, args.json, args.start, args.duration, args.frames, not args.no_audio)
     print(format_summary(summary))
-    print(f"wrote {args.out}")
+    return report_faces(summary, args.out)
+
+
+def report_faces(summary: dict, out: Path) -> int:
+    """How many driving frames had a face; exit 1 when none had (the output is the still portrait)."""
+    n, faces = summary.get("frames", 0), summary.get("faces", 0)
+    audio = "with the driving video's audio" if summary.get("audio") else "no audio"
+    print(f"wrote {out} ({n} frames, {audio}); a face was found in {faces} of {n} driving frames")
+    if n and not faces:
+        print(f"mimicam render: no face in any driving frame: {out} shows the still portrait "
+              "(use a driving video with a visible, frontal face)", file=sys.stderr)
+        return 1
     return 0

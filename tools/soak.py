@@ -9,6 +9,11 @@ import sys
 from pathlib import Path
 
 
+def default_warmup(frames: int) -> int:
+    """500 frames, or a fifth of a shorter run (a short soak still gets a baseline after set-up)."""
+    return min(500, max(1, frames // 5))
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..realtime.assets import demo_driving_path, demo_portrait_path
     from ..realtime.errors import MimicamError
@@ -16,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m mimicam.tools.soak", description=__doc__.split("\n")[0])
     p.add_argument("--frames", type=int, default=10000)
-    p.add_argument("--warmup", type=int, default=500, help="frames before the RSS baseline is taken")
+    p.add_argument("--warmup", type=int, help="frames before the RSS baseline is taken (default: 500, or a "
+                   "fifth of --frames when that is 2500 or fewer)")
     p.add_argument("--every", type=int, default=250, help="sample every N frames")
     p.add_argument("--portrait", type=Path, help="default: the shipped demo portrait")
     p.add_argument("--driving", type=Path, help="default: the shipped demo clip (looped)")
@@ -24,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="lite")
     p.add_argument("--json", type=Path, help="write the samples and verdict here")
     a = p.parse_args(argv)
+    if a.frames < 2:
+        p.error("--frames must be at least 2")
+    a.warmup = default_warmup(a.frames) if a.warmup is None else a.warmup
     if a.frames <= a.warmup:
         p.error("--frames must be larger than --warmup")
     try:

@@ -161,25 +161,29 @@ def losses(out: torch.Tensor, target: torch.Tensor, ssim_weight: float) -> dict[
 
 # --- the loop ----------------------------------------------------------------------------------------
 class Progress:
-    """One status line: step, smoothed loss, speed and ETA (redrawn on a terminal, logged otherwise)."""
+    """A tqdm bar on stderr: step, smoothed loss, speed and ETA; drawn only on a terminal."""
 
-    def __init__(self, total: int, start: int, every: int = 25, stream=sys.stderr) -> None:
-        self.total, self.start, self.every, self.stream = total, start, every, stream
-        self.t0, self.avg = time.monotonic(), None
-        self.tty = stream.isatty()
+    def __init__(self, total: int, start: int, stream=sys.stderr, enabled: bool | None = None) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, initial=start, desc="train", unit="step", file=stream, leave=False,
+                         dynamic_ncols=True, disable=None if enabled is None else not enabled)
+        self.avg: float | None = None
 
     def update(self, step: int, loss: float) -> None:
         self.avg = loss if self.avg is None else 0.95 * self.avg + 0.05 * loss
-        done = step - self.start
-        rate = (time.monotonic() - self.t0) / max(done, 1)
-        eta = rate * (self.total - step)
-        line = (f"step {step}/{self.total} loss {self.avg:.4f} {rate:.2f} s/step "
-                f"ETA {int(eta // 60):d}:{int(eta % 60):02d}")
-        if self.tty:
-            self.stream.write("\r" + line)
-        elif step % self.every == 0 or step == self.total:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        self._bar.set_postfix_str(f"loss {self.avg:.4f}", refresh=False)
+        self._bar.update(step - self._bar.n)
+
+    def write(self, log, line: str) -> None:
+        """``log(line)`` with the bar cleared first (so the line does not tear it)."""
+        from tqdm import tqdm
+
+        with tqdm.external_write_mode(file=sys.stdout):
+            log(line)
+
+    def close(self) -> None:
+        self._bar.close()
 
 
 def fixed_pairs(clips: list[Clip], n: int, seed: int, device="cpu") -> dict[str, torch.Tensor] | None:
@@ -270,25 +274,29 @@ def train(opts: TrainOptions, log=print) -> dict:
     (out / "options.json").write_text(json.dumps(meta, indent=2))
     bar, metrics = Progress(opts.steps, step), {}
     deadline = time.monotonic() + opts.time_limit_min * 60 if opts.time_limit_min > 0 else math.inf
-    while step < opts.steps:
-        rng = np.random.default_rng([opts.seed, step])
-        for g in opt.param_groups:  # cosine decay to 10%
-            g["lr"] = opts.lr * (0.55 + 0.45 * math.cos(math.pi * step / max(opts.steps, 1)))
-        got = step_losses(enc, gen, train_clips, rng, opts, device)
-        opt.zero_grad(set_to_none=True)
-        got["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        bar.update(step, float(got["loss"].detach()))
-        out_of_time = time.monotonic() > deadline
-        if step % opts.checkpoint_every == 0 or step == opts.steps or out_of_time:
-            metrics = validate(enc, gen, val_batch, opts.ssim_weight)
-            save_checkpoint(out, step, enc, gen, opt, cfg, {**meta, "metrics": metrics})
-            log(f"\nstep {step}: " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if out_of_time:
-            log(f"time limit of {opts.time_limit_min:g} min reached at step {step}; resume with --resume")
-            break
+    try:
+        while step < opts.steps:
+            rng = np.random.default_rng([opts.seed, step])
+            for g in opt.param_groups:  # cosine decay to 10%
+                g["lr"] = opts.lr * (0.55 + 0.45 * math.cos(math.pi * step / max(opts.steps, 1)))
+            got = step_losses(enc, gen, train_clips, rng, opts, device)
+            opt.zero_grad(set_to_none=True)
+            got["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            step += 1
+            bar.update(step, float(got["loss"].detach()))
+            out_of_time = time.monotonic() > deadline
+            if step % opts.checkpoint_every == 0 or step == opts.steps or out_of_time:
+                metrics = validate(enc, gen, val_batch, opts.ssim_weight)
+                save_checkpoint(out, step, enc, gen, opt, cfg, {**meta, "metrics": metrics})
+                bar.write(log, f"step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+            if out_of_time:
+                bar.write(log, f"time limit of {opts.time_limit_min:g} min reached at step {step}; "
+                          "resume with --resume")
+                break
+    finally:
+        bar.close()
     return metrics
 
 

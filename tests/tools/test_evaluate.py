@@ -111,3 +111,21 @@ def test_cli_without_clips_is_a_one_line_error(tmp_path, capsys):
     assert ev.main(["--clips", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("evaluate: error: no video clips") and err.count("\n") == 1
+
+
+def test_run_prints_each_row_once_and_explains_the_bar(tmp_path, monkeypatch, capsys):
+    """Issue 15: the result row was printed twice and "bar --+" was never explained."""
+    import argparse
+
+    def fake_clip(clip, out_dir, frames, stride, backend="ort", sheet_bytes=0):
+        s, o = ev.Scores(0.02, 0.10, 0.60), ev.Scores(0.004, 0.08, 0.63)
+        return ev.ClipResult(clip.name, 10, s, o, {"landmark": 0.2, "l1": 0.8, "ssim_gain": 0.03})
+
+    monkeypatch.setattr(ev, "evaluate_clip", fake_clip)
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    args = argparse.Namespace(clips=[tmp_path], out=tmp_path / "out", frames=10, stride=1, backend="ort", sheet_kb=300)
+    assert ev.run(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("a.mp4") == 1 and out.count("b.mp4") == 1 and out.count("lmk st/ours") == 1
+    assert "+++" in out and "bar: one sign per test of the quality bar, + passed, - failed" in out
