@@ -18,6 +18,7 @@ COMMANDS = {
     "train": "train",
     "build-engine": "build_engine",
     "evaluate": "evaluate",
+    "present": "present",
 }
 
 
