@@ -51,9 +51,10 @@ class PresentOptions:
 
 
 class _DriverTap(CaptureSource):
-    """Passes a capture source through, keeping the last few frames by capture index."""
+    """Passes a capture source through, keeping the last few frames by capture index (references only:
+    the capture thread hands a new array per read)."""
 
-    def __init__(self, inner: CaptureSource, keep: int = 8) -> None:
+    def __init__(self, inner: CaptureSource, keep: int = 16) -> None:
         self.inner, self.frames = inner, deque(maxlen=keep)
         self._n = 0
 
@@ -68,15 +69,17 @@ class _DriverTap(CaptureSource):
     def read(self) -> np.ndarray | None:
         image = self.inner.read()
         if image is not None:
-            self.frames.append((self._n, image))   # the capture thread hands a new array per read
+            self.frames.append((self._n, image))
             self._n += 1
         return image
 
     def get(self, index: int) -> np.ndarray | None:
-        for n, image in reversed(self.frames):
-            if n <= index:
-                return image
-        return None
+        """The frame read as number ``index``; when the capture ran further ahead than ``keep`` frames, the
+        oldest kept (the nearest); None for a slate that answers no frame (``index`` < 0)."""
+        frames = list(self.frames)
+        if index < 0 or not frames:
+            return None
+        return next((image for n, image in reversed(frames) if n <= index), frames[0][1])
 
 
 class _PresenterSink(Sink):
@@ -149,6 +152,7 @@ class Presenter:
         self.outputs: list[Sink] = []
         self.buffer: VerifyBuffer | None = None
         self.views = 0
+        self.driver: np.ndarray | None = None      # the driving frame of the last view
 
     # --- outputs ----------------------------------------------------------------------------------
     def open_outputs(self) -> None:
@@ -196,7 +200,8 @@ class Presenter:
         if self.buffer is None:
             self.buffer = VerifyBuffer(self.pipeline.fps, out.image.shape[:2])
         self.buffer.add(out.image)
-        view = self.canvas.draw(self.tap.get(out.source_index), out.image, self.state())
+        self.driver = self.tap.get(out.source_index)
+        view = self.canvas.draw(self.driver, out.image, self.state())
         for sink in self.outputs:
             sink.write(view)
         t = time.perf_counter_ns()
