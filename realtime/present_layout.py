@@ -152,7 +152,7 @@ class PresenterCanvas:
     def _label(self, name: str, text: str) -> None:
         v = self._views[name]
         (tw, _), _ = cv2.getTextSize(text, FONT, cv2.getFontScaleFromHeight(FONT, self.px, 1), 1)
-        v[: self.px + 12, : tw + 16] = BG
+        v[: int(self.px * 1.9), : tw + 16] = BG
         _text(v, text, (8, self.px + 6), self.px, DIM)
 
     def _draw_driver(self, driver: np.ndarray | None, mode: str) -> None:

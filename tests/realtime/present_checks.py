@@ -14,13 +14,15 @@ def panel(view: np.ndarray, canvas: PresenterCanvas, name: str) -> np.ndarray:
     return view[y:y + h, x:x + w]
 
 
-def has_line(region: np.ndarray, line: str, px: int, color=TEXT, bg=PANEL_BG, thresh: float = 0.8) -> float:
+def has_line(region: np.ndarray, line: str, px: int, color=TEXT, bg=PANEL_BG, thresh: float = 0.97) -> float:
     """Best normalised match of ``line`` rendered as the layout does; returns the score if >= thresh, else 0."""
     scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_DUPLEX, px, 1)
     (tw, th), base = cv2.getTextSize(line, cv2.FONT_HERSHEY_DUPLEX, scale, 1)
     tpl = np.empty((th + base + 8, tw + 8, 3), np.uint8)
     tpl[:] = bg
     _text(tpl, line, (4, th + 4), px, color)
+    # a thin strip (the footer) is padded with its background so that the template fits
+    region = cv2.copyMakeBorder(region, 8, 8, 8, 8, cv2.BORDER_CONSTANT, value=tuple(int(v) for v in bg))
     if tpl.shape[0] > region.shape[0] or tpl.shape[1] > region.shape[1]:
         return 0.0
     score = float(cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED).max())
@@ -60,5 +62,14 @@ def panel_matches(region: np.ndarray, image: np.ndarray, canvas: PresenterCanvas
     """Similarity of a driver/avatar panel with ``image`` letterboxed as the layout does (label rows left out)."""
     expected = np.empty_like(region)
     _fit(expected, image)
-    top = canvas.px + 14
+    top = int(canvas.px * 1.9)
     return similarity(region[top:], expected[top:])
+
+
+def detail(region: np.ndarray, skip_top: int = 0) -> float:
+    """Fine detail (mean |Laplacian| at half size) in the middle of a panel, away from the picture's edges."""
+    g = cv2.cvtColor(region[skip_top:], cv2.COLOR_BGR2GRAY)
+    h, w = g.shape
+    g = g[h // 4: 3 * h // 4, 2 * w // 5: 3 * w // 5]
+    g = cv2.resize(g, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA).astype(np.float32)  # no 8-bit steps
+    return float(np.abs(cv2.Laplacian(g, cv2.CV_32F)).mean())

@@ -7,7 +7,7 @@ from mimicam.realtime.assets import demo_driving_path, demo_portrait_path
 from mimicam.realtime.present_layout import (PanelState, PresenterCanvas, PresenterLayout, latency_lines,
                                              provenance_lines)
 
-from present_checks import has_line, lamp_state, panel, panel_matches, spark_pixels
+from present_checks import detail, has_line, lamp_state, panel, panel_matches, spark_pixels
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +69,9 @@ def test_driver_blur_and_hide_remove_the_face(frames):
     shown = canvas.draw(driver, avatar, PanelState(driver_mode="show")).copy()
     blurred = canvas.draw(driver, avatar, PanelState(driver_mode="blur")).copy()
     hidden = canvas.draw(driver, avatar, PanelState(driver_mode="hide")).copy()
-    top = canvas.px + 14
+    top = int(canvas.px * 1.9)
 
-    def detail(v):
-        g = cv2.cvtColor(panel(v, canvas, "driver")[top:], cv2.COLOR_BGR2GRAY)
-        h, w = g.shape
-        g = g[h // 4: 3 * h // 4, 2 * w // 5: 3 * w // 5]     # inside the picture, away from its edges
-        g = cv2.resize(g, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA).astype(np.float32)  # no 8-bit steps
-        return float(np.abs(cv2.Laplacian(g, cv2.CV_32F)).mean())
-    assert detail(blurred) < 0.15 * detail(shown)
+    assert detail(panel(blurred, canvas, "driver"), top) < 0.15 * detail(panel(shown, canvas, "driver"), top)
     assert panel_matches(panel(hidden, canvas, "driver"), driver, canvas) < 0.3
     assert has_line(panel(hidden, canvas, "driver"), "driver hidden", canvas.px, color=(160, 160, 160), bg=(28, 28, 28))
     # the avatar panel is the same whatever the driver panel does
@@ -90,7 +84,7 @@ def test_frozen_keeps_the_pictures_but_not_the_panels(frames):
     first = canvas.draw(driver, avatar, PanelState()).copy()
     other = cv2.flip(avatar, 1)
     frozen = canvas.draw(cv2.flip(driver, 1), other, PanelState(frozen=True, mac="valid", p_value=1e-9)).copy()
-    top = canvas.px + 14
+    top = int(canvas.px * 1.9)
     for name in ("driver", "avatar"):
         assert np.array_equal(panel(first, canvas, name)[top:], panel(frozen, canvas, name)[top:])
     assert lamp_state(frozen, canvas) == "valid"
