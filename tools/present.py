@@ -23,15 +23,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="driving-camera panel at start (default: show in a window or from --video, "
                         "else hide); 'b' cycles it")
     p.add_argument("--frames", type=int, help="stop after N frames")
+    p.add_argument("--still", type=Path, metavar="PNG", help="at the end, save the last view as a PNG (a new file)")
     add_model_args(p)
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..realtime.errors import InputError
     from ..realtime.pipeline import PipelineOptions
     from ..realtime.present import Presenter, PresentOptions
 
+    if args.still is not None and (args.still.exists() or args.still.suffix.lower() != ".png"):
+        raise InputError(f"--still {args.still} exists or is not a .png name", "give a new .png file name")
     pipeline = PipelineOptions(portrait=args.source[0], more_portraits=tuple(args.source[1:]),
                                driving=args.video if args.video else args.camera, output="null",
                                backend=args.backend, config=args.config, weights=args.weights, realtime=True,
@@ -45,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             presenter.stop()
             summary = presenter.pipeline.recorder.summary()
+    if args.still is not None and presenter.views:
+        import cv2
+
+        cv2.imwrite(str(args.still), presenter.canvas.canvas, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        print(f"wrote {args.still}")
     print(format_summary(summary))
     view = summary.get("view_latency_ms") or {}
     if view.get("p50") is not None:

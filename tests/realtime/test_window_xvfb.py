@@ -74,7 +74,9 @@ def test_present_window_every_panel_and_hotkeys(xd, tmp_path, clip, clip_frames)
         wid = xd.find_window("mimicam present")
 
         def wait(check, what, timeout=60):
-            return xd.wait_for(wid, check, what, timeout, proc)
+            shot = xd.wait_for(wid, check, what, timeout, proc)
+            cv2.imwrite(str(tmp_path / ("".join(ch if ch.isalnum() else "_" for ch in what) + ".png")), shot)
+            return shot
         assert xd.geometry(wid)[2:] == (c.layout.width, c.layout.height)
         shot = wait(lambda s: lamp_state(s, c) == "valid", "the detector's VALID verdict")
         cv2.imwrite(str(tmp_path / "present.png"), shot)
@@ -136,7 +138,9 @@ def test_live_window_preview_and_hotkeys(xd, tmp_path, clip):
         wid = xd.find_window("mimicam")
 
         def wait(check, what, timeout=60):
-            return xd.wait_for(wid, check, what, timeout, proc)
+            shot = xd.wait_for(wid, check, what, timeout, proc)
+            cv2.imwrite(str(tmp_path / ("".join(ch if ch.isalnum() else "_" for ch in what) + ".png")), shot)
+            return shot
         assert xd.geometry(wid)[2:] == (a.shape[1], a.shape[0])   # the frame as sent, 1:1
         shot = wait(lambda s: similarity(s, a) > 0.6, "the animated portrait")
         cv2.imwrite(str(tmp_path / "live.png"), shot)
