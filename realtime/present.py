@@ -36,6 +36,7 @@ class PresentOptions:
     pipeline: PipelineOptions            # its ``output`` is ignored: the view goes to ``output``
     output: str = "window"               # window | vcam | file:PATH | null
     driver_mode: str | None = None       # None: "show" for a window or a --video input, else "hide"
+    loop: bool = False                   # a video input starts over when it ends
     layout: PresenterLayout = field(default_factory=PresenterLayout)
 
     def __post_init__(self) -> None:
@@ -54,8 +55,8 @@ class _DriverTap(CaptureSource):
     """Passes a capture source through, keeping the last few frames by capture index (references only:
     the capture thread hands a new array per read)."""
 
-    def __init__(self, inner: CaptureSource, keep: int = 16) -> None:
-        self.inner, self.frames = inner, deque(maxlen=keep)
+    def __init__(self, inner: CaptureSource, keep: int = 16, loop: bool = False) -> None:
+        self.inner, self.frames, self.loop = inner, deque(maxlen=keep), loop
         self._n = 0
 
     def open(self) -> "_DriverTap":
@@ -68,6 +69,10 @@ class _DriverTap(CaptureSource):
 
     def read(self) -> np.ndarray | None:
         image = self.inner.read()
+        if image is None and self.loop and self._n > 0:     # a rehearsal video starts over
+            self.inner.close()
+            self.inner.open()
+            image = self.inner.read()
         if image is not None:
             self.frames.append((self._n, image))
             self._n += 1
@@ -146,7 +151,8 @@ class Presenter:
         self.verify_line = f"press v to verify the last {VERIFY_SECONDS:.0f} s"
         self.verify_code: int | None = None
         self._verify_thread: threading.Thread | None = None
-        self.tap = _DriverTap(source or open_source(options.pipeline.driving, options.pipeline.fps, paced=True))
+        self.tap = _DriverTap(source or open_source(options.pipeline.driving, options.pipeline.fps, paced=True),
+                              loop=options.loop)
         self.pipeline = Pipeline(options.pipeline, sink=_PresenterSink(self), source=self.tap,
                                  on_output=self.on_output)
         self.outputs: list[Sink] = []

@@ -17,6 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
     src.add_argument("--video", type=Path, help="a video replayed at its own rate as the camera (rehearsal)")
+    p.add_argument("--loop", action="store_true", help="start the --video over when it ends")
     p.add_argument("--output", default="window",
                    help="window | vcam (the whole view; plus a window for the hotkeys) | file:PATH | null")
     p.add_argument("--driver", choices=("show", "blur", "hide"), default=None,
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
                                driving=args.video if args.video else args.camera, output="null",
                                backend=args.backend, config=args.config, weights=args.weights, realtime=True,
                                max_frames=args.frames)
-    with Presenter(PresentOptions(pipeline, output=args.output, driver_mode=args.driver)) as presenter:
+    with Presenter(PresentOptions(pipeline, output=args.output, driver_mode=args.driver,
+                                       loop=args.loop)) as presenter:
         signal.signal(signal.SIGTERM, lambda *_: presenter.stop())
         print(f"mimicam present: view to {args.output}; Ctrl-C to stop (window: q quit, n next portrait, "
               "c recalibrate, w mark on/off, f freeze, v verify last 10 s, b driver view)")

@@ -126,3 +126,15 @@ def test_default_driver_view_keeps_a_camera_face_private():
     assert opts("clip.mp4", "file:x.mp4").initial_driver_mode() == "show"
     with pytest.raises(Exception, match="driver view"):
         PresentOptions(PipelineOptions(portrait="p.png", driving=0), driver_mode="pixelate")
+
+
+def test_loop_starts_a_rehearsal_video_over():
+    from mimicam.realtime.capture import VideoFileSource
+    from mimicam.realtime.present import _DriverTap
+
+    src = VideoFileSource(demo_driving_path(), paced=False)
+    with _DriverTap(src, loop=True) as tap:
+        frames = [tap.read() for _ in range(src.frame_count + 5)]
+    assert all(f is not None for f in frames) and np.array_equal(frames[src.frame_count], frames[0])
+    with _DriverTap(VideoFileSource(demo_driving_path(), paced=False)) as tap:
+        assert [tap.read() is None for _ in range(src.frame_count + 1)][-1]

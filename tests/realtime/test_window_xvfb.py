@@ -69,7 +69,7 @@ def test_present_window_every_panel_and_hotkeys(xd, tmp_path, clip, clip_frames)
     portrait = cv2.imread(str(demo_portrait_path()))
     c = PresenterCanvas()
     proc, log = _start(xd, tmp_path, "present", "--source", str(demo_portrait_path()), "--video", str(clip),
-                       "--backend", "ort")
+                       "--loop", "--backend", "ort")
     try:
         wid = xd.find_window("mimicam present")
 
