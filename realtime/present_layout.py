@@ -99,15 +99,25 @@ def _text(img: np.ndarray, line: str, org: tuple[int, int], px: int, color=TEXT)
     cv2.putText(img, line, org, FONT, scale, color, 1, cv2.LINE_AA)
 
 
-def _fit(dst: np.ndarray, image: np.ndarray) -> None:
-    """Letterbox ``image`` into ``dst`` (a canvas view), keeping its aspect ratio."""
+def _fit(dst: np.ndarray, image: np.ndarray, buffers: dict | None = None) -> None:
+    """Letterbox ``image`` into ``dst`` (a canvas view), keeping its aspect ratio. ``buffers`` keeps one
+    resize buffer per size, so that a steady stream allocates nothing per frame."""
     h, w = dst.shape[:2]
     ih, iw = image.shape[:2]
     s = min(w / iw, h / ih)
     nw, nh = max(1, int(iw * s)), max(1, int(ih * s))
     x, y = (w - nw) // 2, (h - nh) // 2
-    dst[:] = BG
-    dst[y:y + nh, x:x + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    buf = None if buffers is None else buffers.get((nw, nh))
+    if buf is None:
+        buf = np.empty((nh, nw, 3), np.uint8)
+        if buffers is not None:
+            buffers[(nw, nh)] = buf
+    cv2.resize(image, (nw, nh), dst=buf, interpolation=cv2.INTER_AREA)
+    dst[:y] = BG
+    dst[y + nh:] = BG
+    dst[y:y + nh, :x] = BG
+    dst[y:y + nh, x + nw:] = BG
+    dst[y:y + nh, x:x + nw] = buf
 
 
 def anonymise(image: np.ndarray, mode: str) -> np.ndarray | None:
@@ -130,6 +140,7 @@ class PresenterCanvas:
         self.canvas = np.empty((self.layout.height, self.layout.width, 3), np.uint8)
         self.canvas[:] = BG
         self.px = max(12, self.layout.height // 34)          # text height in pixels
+        self._buffers: dict = {}
         self._views = {name: self.canvas[y:y + h, x:x + w] for name, (x, y, w, h) in self.layout.rects.items()}
 
     def view(self, name: str) -> np.ndarray:
@@ -139,7 +150,7 @@ class PresenterCanvas:
         if not state.frozen:
             self._draw_driver(driver, state.driver_mode)
             if avatar is not None:
-                _fit(self._views["avatar"], avatar)
+                _fit(self._views["avatar"], avatar, self._buffers)
         self._label("driver", f"driver camera ({state.driver_mode})" + ("  FROZEN" if state.frozen else ""))
         self._label("avatar", "avatar as sent" + ("  FROZEN" if state.frozen else ""))
         self._draw_provenance(state)
@@ -163,7 +174,7 @@ class PresenterCanvas:
             _text(v, "driver hidden" if driver is not None else "no driver frame", (v.shape[1] // 3, v.shape[0] // 2),
                   self.px, DIM)
         else:
-            _fit(v, shown)
+            _fit(v, shown, self._buffers)
 
     def _draw_provenance(self, s: PanelState) -> None:
         v = self._views["provenance"]

@@ -30,6 +30,25 @@ def clip():
 
 
 @pytest.fixture(scope="module")
+def long_clip(clip, tmp_path_factory):
+    """The clip twice over (66 s): `live` has no --loop, and a loaded machine starts slowly."""
+    out = tmp_path_factory.mktemp("clip") / "twice.mp4"
+    cap = cv2.VideoCapture(str(clip))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), cap.get(cv2.CAP_PROP_FPS),
+                             frames[0].shape[1::-1])
+    for f in frames + frames:
+        writer.write(f)
+    writer.release()
+    return out
+
+
+@pytest.fixture(scope="module")
 def clip_frames(clip):
     cap = cv2.VideoCapture(str(clip))
     frames = []
@@ -128,11 +147,11 @@ def test_present_window_every_panel_and_hotkeys(xd, tmp_path, clip, clip_frames)
             proc.kill()
 
 
-def test_live_window_preview_and_hotkeys(xd, tmp_path, clip):
+def test_live_window_preview_and_hotkeys(xd, tmp_path, long_clip):
     first, second = demo_portrait_path(), need(PORTRAITS / "art_lp_s9_mona_lisa.jpg")
     a = cv2.imread(str(first))
     b = cv2.resize(cv2.imread(str(second)), a.shape[1::-1], interpolation=cv2.INTER_AREA)
-    proc, log = _start(xd, tmp_path, "live", "--source", str(first), str(second), "--video", str(clip),
+    proc, log = _start(xd, tmp_path, "live", "--source", str(first), str(second), "--video", str(long_clip),
                        "--output", "window", "--backend", "ort")
     try:
         wid = xd.find_window("mimicam")
