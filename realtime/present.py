@@ -159,6 +159,7 @@ class Presenter:
         self.buffer: VerifyBuffer | None = None
         self.views = 0
         self.driver: np.ndarray | None = None      # the driving frame of the last view
+        self.last_state: PanelState | None = None  # and what its panels said
 
     # --- outputs ----------------------------------------------------------------------------------
     def open_outputs(self) -> None:
@@ -207,7 +208,8 @@ class Presenter:
             self.buffer = VerifyBuffer(self.pipeline.fps, out.image.shape[:2])
         self.buffer.add(out.image)
         self.driver = self.tap.get(out.source_index)
-        view = self.canvas.draw(self.driver, out.image, self.state())
+        self.last_state = self.state()
+        view = self.canvas.draw(self.driver, out.image, self.last_state)
         for sink in self.outputs:
             sink.write(view)
         t = time.perf_counter_ns()
