@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mimicam.realtime.assets import demo_portrait_path
-from mimicam.realtime.present_layout import BG, DIM, PresenterCanvas, _fit
+from mimicam.realtime.present_layout import BG, DIM, PresenterCanvas
 from mimicam.realtime.sinks import WindowSink
 
 from present_checks import badge_score, detail, has_line, lamp_state, panel, panel_matches, similarity, spark_pixels
