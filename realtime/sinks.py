@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -104,10 +105,24 @@ def display_available() -> bool:
 
 
 class WindowSink(Sink):
-    """OpenCV preview window. Hotkeys: q / Esc quit, c recalibrate, n next portrait."""
+    """OpenCV preview window. Hotkeys (``keys``: key code -> action): q / Esc quit, c recalibrate, n next
+    portrait. Each hotkey is confirmed for a second by a note in the window's top-left corner: drawn into
+    the window's own copy of the frame, never into the frame that is sent anywhere else."""
 
     name = "window"
     KEYS = {ord("q"): "quit", 27: "quit", ord("c"): "recalibrate", ord("n"): "next"}
+    NOTES = {"recalibrate": "recalibrating", "next": "next portrait", "mark": "mark on/off", "freeze": "freeze",
+             "verify": "verifying the last 10 s", "driver": "driver view"}
+    NOTE_S = 1.2
+
+    def __init__(self, width: int, height: int, fps: float, keys: dict[int, str] | None = None,
+                 title: str = "mimicam") -> None:
+        super().__init__(width, height, fps)
+        self.keys = dict(self.KEYS if keys is None else keys)
+        self.title = title
+        self._key: str | None = None
+        self._note: tuple[str, float] | None = None
+        self._shown: np.ndarray | None = None
 
     def open(self) -> "WindowSink":
         if not display_available():  # OpenCV's GUI aborts the whole process without a display: check first
@@ -115,19 +130,39 @@ class WindowSink(Sink):
                                "or run it in a desktop session")
         import cv2
 
-        cv2.namedWindow("mimicam", cv2.WINDOW_NORMAL)
-        self._key: str | None = None
+        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        cv2.resizeWindow(self.title, self.width, self.height)
+        self._key = None
         return self
 
     def write(self, image: np.ndarray) -> None:
         import cv2
 
-        cv2.imshow("mimicam", image)
+        cv2.imshow(self.title, self._with_note(image))
         k = cv2.waitKey(1) & 0xFF
-        if k in self.KEYS:
-            self._key = self.KEYS[k]
-        elif cv2.getWindowProperty("mimicam", cv2.WND_PROP_VISIBLE) < 1:
+        if k in self.keys:
+            self._key = self.keys[k]
+            if self._key in self.NOTES:
+                self._note = (self.NOTES[self._key], time.monotonic() + self.NOTE_S)
+        elif cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
             self._key = "quit"
+
+    def _with_note(self, image: np.ndarray) -> np.ndarray:
+        if self._note is None or time.monotonic() > self._note[1]:
+            self._note = None
+            return image
+        import cv2
+
+        if self._shown is None or self._shown.shape != image.shape:
+            self._shown = np.empty_like(image)     # the window's own copy: the sent frame stays untouched
+        np.copyto(self._shown, image)
+        h = max(14, image.shape[0] // 24)
+        scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_DUPLEX, h, 2)
+        (tw, th), _ = cv2.getTextSize(self._note[0], cv2.FONT_HERSHEY_DUPLEX, scale, 2)
+        cv2.rectangle(self._shown, (0, 0), (tw + 2 * h, th + h), (0, 0, 0), -1)
+        cv2.putText(self._shown, self._note[0], (h, th + h // 2), cv2.FONT_HERSHEY_DUPLEX, scale, (255, 255, 255), 2,
+                    cv2.LINE_AA)
+        return self._shown
 
     def poll_key(self) -> str | None:
         key, self._key = self._key, None
@@ -136,7 +171,11 @@ class WindowSink(Sink):
     def close(self, ok: bool = True) -> None:
         import cv2
 
-        cv2.destroyAllWindows()
+        try:
+            cv2.destroyWindow(self.title)
+            cv2.waitKey(1)
+        except cv2.error:  # already closed by the user
+            pass
 
 
 def vcam_install_hint(system: str | None = None) -> str:

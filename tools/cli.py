@@ -19,6 +19,7 @@ COMMANDS = {
     "build-engine": "build_engine",
     "evaluate": "evaluate",
     "check": "check",
+    "present": "present",
 }
 
 

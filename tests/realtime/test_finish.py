@@ -58,3 +58,20 @@ def test_slates_are_prerendered_badged_copies():
             assert np.array_equal(a[region], patch) and a is not b
             a[:] = 0  # a sink or a stamp writing into it does not change the next one
             assert np.array_equal(fin.slate(key)[region], patch)
+
+
+def test_mark_off_skips_the_mark_but_never_the_badge():
+    w, h = 320, 240
+    calls = []
+    base = np.full((h, w, 3), 90, np.uint8)
+    with Finisher((w, h), lambda image, counter: calls.append(counter), lambda: "SYNTHETIC - verified") as fin:
+        assert fin.text() == "SYNTHETIC - verified"
+        fin.mark_on = False
+        out, kind, _, _ = fin.finish(base.copy(), "generated", 0)
+        patch, region = _badge_region(w, h)
+        off, (x, y) = _render(w, h, "SYNTHETIC - mark off")
+        assert kind == "generated" and calls == [] and fin.text() == "SYNTHETIC - mark off"
+        assert np.array_equal(out[y:y + off.shape[0], x:x + off.shape[1]], off)
+        fin.mark_on = True
+        fin.finish(base.copy(), "generated", 1)
+        assert calls == [1]
