@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from mimicam.engines.train import Progress
+from mimicam.tools.train_generator import Progress
 from mimicam.tools.build_engine import ProgressPrinter
 from mimicam.tools.progress import bar
 
