@@ -77,7 +77,7 @@ def test_doctor_gpu_section_explains_each_failure():
 
     checks = gpu_checks("lite", "fp16")
     names = [c.name for c in checks]
-    for expected in ("GPU", "NVIDIA driver", "CUDA toolkit (nvcc)", "TensorRT", "pycuda", "native GPU kernels"):
+    for expected in ("GPU", "NVIDIA driver", "CUDA toolkit (nvcc)", "TensorRT", "pycuda", "native CUDA-graph helper"):
         assert expected in names
     assert any(n.startswith("TensorRT engine") for n in names)
     for c in checks:
