@@ -5,8 +5,9 @@ Bench JSON (``--json OUT``), schema ``mimicam.bench/1``::
 
     {"schema": "mimicam.bench/1", "created": ISO-8601 UTC,
      "machine": {cpu_model, cpu_cores_*, memory_gib, os, gpus: [...], versions: {python, numpy, ...}},
-     "scenario": {driving, fps, portrait, backend, config, weights, frames, warmup, sink, glass},
-     "results": mimicam.stats/1 (see mimicam.realtime.metrics) + "skipped_source_frames" (driving
+     "scenario": {driving, fps, portrait, backend, config, weights, frames, warmup, sink, glass,
+                  size: [width, height] of the output},
+     "results": mimicam.stats/2, mode "live" (see mimicam.realtime.metrics) + "skipped_source_frames" (driving
                 frames no output answers, after warm-up), "errors", "notes", and where they apply
                 "glass_to_glass" {frames_written, frames_decoded, stamps_read, matched_source_index,
                 all_read, anchor, glass_to_glass_ms} and "device_time_ms" (GPU, by CUDA events),
@@ -27,6 +28,7 @@ import numpy as np
 
 from ..realtime.errors import InputError
 from ..realtime.metrics import MetricsRecorder, latency_stats
+from .common import add_size_arg
 from .benchreport import format_compare, format_table, load_results, scenario_title
 
 SCHEMA = "mimicam.bench/1"
@@ -46,6 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--weights", type=Path, help="generator weights (default: none, the closed-form prior)")
     p.add_argument("--frames", type=int, metavar="N", help="frames to measure after warm-up (default: to the end)")
     p.add_argument("--warmup", type=int, default=30, metavar="N", help="first output frames excluded (default 30)")
+    add_size_arg(p)
     p.add_argument("--sink", default="null", help="null | file:PATH | vcam | window (default null)")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON (schema mimicam.bench/1)")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="write a latency histogram and per-frame timeline")
@@ -103,7 +106,7 @@ def scenario_from_args(args: argparse.Namespace) -> dict:
     return {"driving": driving if isinstance(driving, int) else str(driving), "fps": args.fps,
             "portrait": str(portrait), "backend": args.backend, "config": args.config,
             "weights": str(args.weights) if args.weights else None, "frames": args.frames,
-            "warmup": args.warmup, "sink": sink, "glass": bool(args.glass)}
+            "warmup": args.warmup, "sink": sink, "glass": bool(args.glass), "size": list(args.size)}
 
 
 def _demo_asset(name: str) -> Path:
@@ -127,7 +130,8 @@ def run_bench(scenario: dict) -> dict:
         portrait=Path(s["portrait"]), driving=s["driving"] if isinstance(s["driving"], int) else Path(s["driving"]),
         output=s["sink"], backend=s["backend"], config=s["config"],
         weights=Path(s["weights"]) if s["weights"] else None, fps=s["fps"], realtime=True,
-        max_frames=None if frames is None else s["warmup"] + frames, stamp=s["glass"])
+        max_frames=None if frames is None else s["warmup"] + frames, stamp=s["glass"],
+        size=tuple(s["size"]) if s.get("size") else None)
     machine = machine_info()
     recorder = MetricsRecorder()
     with ResourceSampler() as sampler, Pipeline(options, recorder) as pipe:

@@ -6,7 +6,7 @@ import argparse
 import signal
 from pathlib import Path
 
-from .common import add_model_args, format_summary
+from .common import add_model_args, add_size_arg, format_summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     src.add_argument("--video", type=Path, help="a video file replayed at its own rate as the camera")
     p.add_argument("--output", default="vcam", help="vcam | window | file:PATH | null (default vcam)")
     p.add_argument("--frames", type=int, help="stop after N frames")
+    add_size_arg(p)
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -28,11 +29,11 @@ def run(args: argparse.Namespace) -> int:
     options = PipelineOptions(portrait=args.source[0], more_portraits=tuple(args.source[1:]),
                               driving=args.video if args.video else args.camera, output=args.output,
                               backend=args.backend, config=args.config, weights=args.weights, realtime=True,
-                              max_frames=args.frames)
+                              max_frames=args.frames, size=args.size)
     with Pipeline(options) as pipe:
         signal.signal(signal.SIGTERM, lambda *_: pipe.stop())
         where = getattr(pipe.sink, "device_name", None) or args.output
-        print(f"mimicam live: sending to {where}; Ctrl-C to stop" + (" (window: q quit, c recalibrate, "
+        print(f"mimicam live: sending {pipe.size[0]}x{pipe.size[1]} to {where}; Ctrl-C to stop" + (" (window: q quit, c recalibrate, "
               "n next portrait)" if args.output == "window" else ""))
         try:
             summary = pipe.run()

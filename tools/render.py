@@ -1,12 +1,13 @@
 """`mimicam render`: offline, every driving frame rendered in order (output frame i answers driving
-frame i, same frame rate), to a video file; optional JSON stats (schema mimicam.stats/1)."""
+frame i, same frame rate), to a video file; optional JSON stats (schema mimicam.stats/2, mode "offline":
+processing time per frame and speed as a multiple of real time)."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-from .common import add_model_args, format_summary
+from .common import add_model_args, add_size_arg, format_summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -17,20 +18,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--json", type=Path, metavar="STATS.json", help="write frame/latency statistics as JSON")
     p.add_argument("--calibrate", choices=("first", "steady"), default="first",
                    help="reference frame of the driving video (default: its first frame)")
+    add_size_arg(p, live=False)
     add_model_args(p)
     p.set_defaults(func=run)
     return p
 
 
 def render(source: Path, driving: Path, out: Path, backend: str = "auto", config: str = "lite",
-           weights: Path | None = None, calibrate: str = "first", json_path: Path | None = None) -> dict:
+           weights: Path | None = None, calibrate: str = "first", json_path: Path | None = None,
+           size: tuple[int, int] | None = None) -> dict:
     from ..realtime.errors import InputError
     from ..realtime.pipeline import Pipeline, PipelineOptions
 
     if out.exists() and out.is_dir():
         raise InputError(f"--out {out} is a folder", "give a file name such as out.mp4")
     options = PipelineOptions(portrait=source, driving=driving, output=f"file:{out}", backend=backend,
-                              config=config, weights=weights, realtime=False, calibrate=calibrate, detector=False)
+                              config=config, weights=weights, realtime=False, calibrate=calibrate, detector=False, size=size)
     with Pipeline(options) as pipe:
         summary = pipe.run()
     if json_path is not None:
@@ -40,7 +43,7 @@ def render(source: Path, driving: Path, out: Path, backend: str = "auto", config
 
 def run(args: argparse.Namespace) -> int:
     summary = render(args.source, args.driving, args.out, args.backend, args.config, args.weights,
-                     args.calibrate, args.json)
+                     args.calibrate, args.json, args.size)
     print(format_summary(summary))
     print(f"wrote {args.out}")
     return 0

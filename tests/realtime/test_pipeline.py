@@ -177,7 +177,17 @@ def test_cli_render_json_stats(tmp_path):
     import json
 
     s = json.loads(stats.read_text())
-    assert s["frames"] == 78 and {"p50", "p95", "p99"} <= set(s["capture_to_sink_ms"]) and s["stages"]
+    assert s["schema"] == "mimicam.stats/2" and s["mode"] == "offline" and "capture_to_sink_ms" not in s
+    assert s["frames"] == 78 and {"p50", "p95", "p99"} <= set(s["processing_ms"]) and s["stages"]
+    # processing time per frame: positive, and what the stages add up to (reading the frame included)
+    assert s["processing_ms"]["p50"] > 0 and s["processing_ms"]["max"] >= s["processing_ms"]["p50"]
+    assert abs(s["stage_sum_mean_ms"] - s["processing_ms"]["mean"]) < 0.1 * s["processing_ms"]["mean"]
+    # speed as a multiple of real time: video seconds / processing seconds
+    fps = cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FPS)
+    assert s["media_fps"] == pytest.approx(fps)
+    assert s["speed_x_realtime"] == pytest.approx(s["fps"] / fps, rel=0.05)
+    assert "x real time" in r.stdout and "processing time per frame ms" in r.stdout and "-" not in r.stdout.split(
+        "processing time per frame ms:")[1].split("\n")[0]
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 78
 
 

@@ -80,7 +80,7 @@ def test_document_json_and_table(tmp_path):
     text = json.dumps(doc, allow_nan=False)
     back = json.loads(text)
     r = back["results"]
-    assert r["schema"] == "mimicam.stats/1" and r["frames"] == 55 and r["warmup"] == 5
+    assert r["schema"] == "mimicam.stats/2" and r["mode"] == "live" and r["frames"] == 55 and r["warmup"] == 5
     assert r["capture_to_sink_ms"]["p50"] == pytest.approx(20.0)
     assert set(back["machine"]) >= {"cpu_model", "cpu_cores_logical", "gpus", "versions"}
     assert back["machine"]["versions"]["numpy"] == np.__version__
