@@ -107,7 +107,7 @@ class Pipeline:
         self.backend = open_backend(o.backend, self.cfg, o.weights)
         self.deadline = Deadline(self.stall_timeout_s[0 if o.realtime else 1]).open()
         self.landmarks = LandmarkStage().open()
-        self.sink = self._sink or make_sink(o.output, self.size[0], self.size[1], self.fps)
+        self.sink = self._sink or make_sink(o.output, self.size[0], self.size[1], self.fps, live=o.realtime)
         self.sink.open()
         if o.watermark:
             from .provenance.keys import load_or_create_key

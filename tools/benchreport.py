@@ -56,6 +56,10 @@ def format_table(doc: dict) -> str:
     if cpu["mean"] is not None:
         lines.append(f"process CPU {cpu['mean']:.0f}% (max {cpu['max']:.0f}%, 100% = one core), "
                      f"RSS {rss['mean']:.0f} MiB (max {rss['max']:.0f}); other processes {other['mean']:.2f} cores")
+    threads = res.get("thread_cpu_percent")
+    if threads:
+        lines.append("CPU by thread (100% = one core): " + ", ".join(f"{n} {v:.0f}%" for n, v in
+                                                                      sorted(threads.items(), key=lambda x: -x[1])))
     return "\n".join(lines)
 
 
