@@ -257,7 +257,6 @@ class Pipeline:
     def _run_offline(self) -> None:
         """Every driving frame, in order, no drops: output frame i answers driving frame i."""
         counter = 0
-        step = int(1e9 / self.fps)
         t_base = time.perf_counter_ns()
         while not self._stop.is_set() and (self.options.max_frames is None or counter < self.options.max_frames):
             t_read = time.perf_counter_ns()
@@ -269,9 +268,10 @@ class Pipeline:
                 from .stamp import stamp_counter
 
                 stamp_counter(image, counter)
-            # timestamps for the landmarker follow the video's own clock; the record's start is the read
-            # (a processing time, never "latency" against a clock that runs ahead of the video's)
-            frame = Frame(image, max(t, t_base + counter * step), counter)
+            # landmarks and motion filtering follow the video's own clock, however fast this machine is:
+            # the same inputs render the same frames. The record's start is the read (a processing
+            # time, never a "latency" against a clock that runs ahead of the video's)
+            frame = Frame(image, t_base + round(counter * 1e9 / self.fps), counter)
             self._step(frame, counter, t - t_read, t_start_ns=t_read)
             counter += 1
         if counter == 0:

@@ -67,6 +67,32 @@ def test_render_every_frame_badged_none_leaked(tmp_path, portrait_path):
     assert {"landmarks", "generator", "sink"} <= set(summary["stages"])
 
 
+def test_render_does_not_depend_on_the_machines_speed(portrait_path):
+    """Offline, landmarks and motion filtering follow the video's clock: a run slowed down (as on a
+    loaded machine) renders exactly the frames of an unhindered run."""
+    clip = need(DRIVING / "lp_d12_man_talking_headmove.mp4")
+
+    def render(delay_s: float) -> list[np.ndarray]:
+        import time
+
+        frames = []
+
+        def keep(f):
+            frames.append(f.image.copy())
+            time.sleep(delay_s)
+
+        opts = PipelineOptions(portrait=portrait_path, driving=clip, backend="ort", realtime=False, max_frames=25,
+                               watermark=False, detector=False)
+        with Pipeline(opts, on_output=keep) as pipe:
+            pipe.run()
+        return frames
+
+    fast, slow = render(0.0), render(0.08)  # the slow run takes 2.4x the clip's own duration
+    assert len(fast) == len(slow) == 25
+    assert all(np.array_equal(a, b) for a, b in zip(fast, slow))
+    assert np.abs(fast[-1].astype(int) - fast[0]).mean() > 0.5  # and the portrait did move
+
+
 def test_group_photo_largest_face_found_with_a_note():
     p = prepare_portrait(need(PORTRAITS / "insightface_t1_group6.jpg"), 256)
     assert p.note and "faces found" in p.note
