@@ -1,4 +1,5 @@
-"""MediaPipe FaceLandmarker (Tasks API): 478 landmarks, 52 blendshapes and head pose.
+"""MediaPipe FaceLandmarker (Tasks API): 478 landmarks (blendshapes and head pose only when asked for:
+nothing reads them, and computing them on every frame cost time).
 
 ``LandmarkStage`` runs in VIDEO mode on the driving frames (monotonic timestamps from the capture clock).
 ``find_portrait_face`` analyses a portrait once, in IMAGE mode, and looks harder when the faces are small
@@ -48,13 +49,14 @@ def _quiet_native_stderr():
         os.close(devnull)
 
 
-def _create(video: bool, num_faces: int, min_conf: float = 0.5):
+def _create(video: bool, num_faces: int, min_conf: float = 0.5, extras: bool = False):
+    """``extras``: also the 52 blendshapes and the head-pose matrix of every face."""
     mp, BaseOptions, vision = _mp()
     opts = vision.FaceLandmarkerOptions(
         base_options=BaseOptions(model_asset_buffer=landmarker_model()),
         running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
         num_faces=num_faces, min_face_detection_confidence=min_conf, min_face_presence_confidence=min_conf,
-        min_tracking_confidence=0.5, output_face_blendshapes=True, output_facial_transformation_matrixes=True)
+        min_tracking_confidence=0.5, output_face_blendshapes=extras, output_facial_transformation_matrixes=extras)
     with _quiet_native_stderr():
         return vision.FaceLandmarker.create_from_options(opts)
 

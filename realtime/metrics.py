@@ -5,21 +5,31 @@ Every time is ``time.perf_counter_ns()`` (monotonic). The pipeline hands one ``F
 frame to ``MetricsRecorder.add`` (which writes into arrays preallocated in ``__init__``) and calls
 ``count_drop`` whenever a frame is thrown away ("capture" = a mailbox overwrite).
 
-Stats schema ``mimicam.stats/1`` (returned by ``MetricsRecorder.summary``)::
+Stats schema ``mimicam.stats/2`` (returned by ``MetricsRecorder.summary``)::
 
     {
-      "schema": "mimicam.stats/1",
+      "schema": "mimicam.stats/2",
+      "mode": "live" | "offline",  # which kind of run every number below comes from
       "frames": int,            # output frames measured (after warm-up)
       "warmup": int,            # output frames excluded at the start
-      "fps": float | None,      # measured frames / seconds between their sink times (None: < 2 frames)
+      "fps": float | None,      # measured frames / seconds between their sink times (None: < 2 frames);
+                                # offline, that is the processing rate, not the video's frame rate
       "wall_s": float | None,   # the caller's wall-clock duration of the whole run, when given
       "dropped": {stage: int, ..., "total": int},       # drops after the warm-up
-      "capture_to_sink_ms": {"p50","p90","p95","p99","max","std","mean"},
+      LATENCY: {"p50","p90","p95","p99","max","std","mean"},
+                # live: "capture_to_sink_ms", from the moment the camera frame arrived to the sink;
+                # offline: "processing_ms", from starting to read the driving frame to the sink
       "stages": {name: {same fields}, ...},             # one per STAGES entry, 0 where it did not run
+                                                        # (offline, "capture_wait" is reading the frame)
       "stage_sum_mean_ms": float | None,                # sum of the stage means: compare with
-                                                        # capture_to_sink_ms.mean (the unaccounted time)
-      "kinds": {"generated": int, "held": int, "slate": int}
+                                                        # LATENCY.mean (the unaccounted time)
+      "kinds": {"generated": int, "held": int, "slate": int},
+      # offline only:
+      "media_fps": float | None,        # the driving video's frame rate (output frame i answers frame i)
+      "speed_x_realtime": float | None  # seconds of video made per second of processing (> 1: faster)
     }
+
+``latency_key(stats)`` names LATENCY (``mimicam.stats/1`` files, all live, have "capture_to_sink_ms").
 
 Percentiles use linear interpolation (numpy's default), ``std`` is the population standard deviation;
 every field is ``None`` when there are no samples. A run longer than ``capacity`` frames keeps the
@@ -33,7 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCHEMA = "mimicam.stats/1"
+SCHEMA = "mimicam.stats/2"
+MODES = ("live", "offline")
+LATENCY_KEYS = {"live": "capture_to_sink_ms", "offline": "processing_ms"}
 STAGES = ("capture_wait", "landmarks", "motion", "generator", "compose", "mark", "badge", "sink")
 KINDS = ("generated", "held", "slate")
 STAT_FIELDS = ("p50", "p90", "p95", "p99", "max", "std", "mean")
@@ -59,6 +71,11 @@ class FrameRecord:
                              f"got {len(self.stages_ns)}")
         if self.kind not in _KIND_CODE:
             raise ValueError(f"FrameRecord.kind: expected one of {KINDS}, got {self.kind!r}")
+
+
+def latency_key(stats: dict) -> str:
+    """The key of a stats dict's per-frame latency: "capture_to_sink_ms" (live) or "processing_ms"."""
+    return LATENCY_KEYS[stats.get("mode", "live")]
 
 
 def latency_stats(ms: np.ndarray) -> dict:
@@ -151,11 +168,15 @@ class MetricsRecorder:
                 counts[stage] += n
         return counts
 
-    def summary(self, warmup: int = 0, wall_s: float | None = None) -> dict:
-        """The ``mimicam.stats/1`` dictionary (see the module docstring); frames before ``warmup``
-        (and drops before the first measured frame was captured) are excluded."""
+    def summary(self, warmup: int = 0, wall_s: float | None = None, mode: str = "live",
+                media_fps: float | None = None) -> dict:
+        """The ``mimicam.stats/2`` dictionary (see the module docstring); frames before ``warmup``
+        (and drops before the first measured frame was captured) are excluded. ``mode`` "offline":
+        the records' capture times are the moments each driving frame started to be read."""
         if warmup < 0:
             raise ValueError(f"warmup: expected >= 0, got {warmup}")
+        if mode not in MODES:
+            raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
         f = self.frames(warmup)
         n = int(f["index"].size)
         t_sink = f["t_sink_ns"]
@@ -167,15 +188,21 @@ class MetricsRecorder:
         stages_ms = f["stages_ns"] / 1e6
         stages = {name: latency_stats(stages_ms[:, k]) for k, name in enumerate(STAGES)}
         kinds = np.bincount(f["kind"], minlength=len(KINDS))
-        return {
+        doc = {
             "schema": SCHEMA,
+            "mode": mode,
             "frames": n,
             "warmup": min(warmup, self._n),
             "fps": fps,
             "wall_s": wall_s,
             "dropped": drops,
-            "capture_to_sink_ms": latency_stats(c2s),
+            LATENCY_KEYS[mode]: latency_stats(c2s),
             "stages": stages,
             "stage_sum_mean_ms": float(stages_ms.sum(axis=1).mean()) if n else None,
             "kinds": {k: int(kinds[i]) for i, k in enumerate(KINDS)},
         }
+        if mode == "offline":
+            span_s = (int(t_sink[-1]) - int(f["t_capture_ns"][0])) / 1e9 if n else 0.0
+            doc["media_fps"] = media_fps
+            doc["speed_x_realtime"] = n / media_fps / span_s if media_fps and span_s > 0 else None
+        return doc

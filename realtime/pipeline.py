@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..engines.backend import backend_class, open_backend
 from ..engines.config import get_config
-from .finish import Finisher
+from .canvas import DEFAULT_SIZE, check_size
 from .capture import CaptureSource, CaptureThread, open_source
-from .compose import Compositor, even_size
+from .compose import Compositor
+from .finish import Finisher
 from .landmarks import LandmarkStage
 from .mailbox import Mailbox
 from .metrics import STAGES, FrameRecord, MetricsRecorder
@@ -50,6 +50,16 @@ class PipelineOptions:
     watermark: bool = True
     detector: bool = True
     more_portraits: tuple[Path | str, ...] = field(default_factory=tuple)  # the "next portrait" hotkey cycles
+    # output (width, height), even; None: 1280x720 live, the portrait's own aspect (capped) offline
+    size: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.size is not None:
+            check_size(self.size)
+
+    def output_size(self) -> tuple[int, int] | None:
+        """The canvas size asked for (None: the portrait's own, decided when it is loaded)."""
+        return self.size or (DEFAULT_SIZE if self.realtime else None)
 
 
 class Pipeline:
@@ -91,20 +101,21 @@ class Pipeline:
         self.source = self.sink = self.backend = self.deadline = self.landmarks = None
         self.watermarker = self.detector = self.finisher = self.notice = None
         backend_class(o.backend)  # first: "no GPU for TensorRT" is said before any camera or file is opened
-        # every portrait is checked now: a faceless "next portrait" must not end the session later
-        self.portraits = [prepare_portrait(p, self.cfg.image_size) for p in (o.portrait, *o.more_portraits)]
+        # every portrait is checked now (a faceless "next portrait" must not end the session later) and
+        # fitted onto the output canvas once: every later stage works at canvas size
+        first = prepare_portrait(o.portrait, self.cfg.image_size, size=o.output_size())
+        self.size = (first.image.shape[1], first.image.shape[0])
+        self.portraits = [first, *(prepare_portrait(p, self.cfg.image_size, size=self.size) for p in o.more_portraits)]
         self._pi = 0
         self.portrait = self.portraits[0]
         self.notes += [f"{p.name}: {p.note}" for p in self.portraits if p.note]
         self.source = (self._source or open_source(o.driving, o.fps, paced=o.realtime)).open()
         self.fps = float(o.fps or self.source.fps)
-        h, w = self.portrait.image.shape[:2]
-        self.size = even_size(w, h)
         # one thread owns the backend: open, set_source, generate and close all run on it
         self.deadline = Deadline(self.stall_timeout_s[0 if o.realtime else 1], close_wait_s=self.close_wait_s).open()
         self.backend = self.deadline.call(open_backend, o.backend, self.cfg, o.weights, timeout_s=self.open_timeout_s)
         self.landmarks = LandmarkStage().open()
-        self.sink = self._sink or make_sink(o.output, self.size[0], self.size[1], self.fps)
+        self.sink = self._sink or make_sink(o.output, self.size[0], self.size[1], self.fps, live=o.realtime)
         self.sink.open()
         if o.watermark:
             from .provenance.keys import load_or_create_key
@@ -207,8 +218,6 @@ class Pipeline:
             t3 = clock()
             out, kind = self.slate("generator_stall" if stalled else "generator_error"), "slate"
         t4 = clock()
-        if out.shape[1] != self.size[0] or out.shape[0] != self.size[1]:  # a next portrait of another size
-            out = cv2.resize(out, self.size, interpolation=cv2.INTER_AREA)
         stages[_S["landmarks"]], stages[_S["motion"]] = t1 - t0, t2 - t1
         stages[_S["generator"]], stages[_S["compose"]] = t3 - t2, t4 - t3
         return out, kind
@@ -220,7 +229,10 @@ class Pipeline:
             self._count("mark_badge")
         return out, kind2
 
-    def emit(self, frame: Frame, out: np.ndarray, kind: str, counter: int, stages: list[int]) -> None:
+    def emit(self, frame: Frame, out: np.ndarray, kind: str, counter: int, stages: list[int],
+             t_start_ns: int | None = None) -> None:
+        """Send, then record (``t_start_ns``: when this frame's processing began, offline; live, the
+        capture time is where its latency starts)."""
         t0 = time.perf_counter_ns()
         if self.options.stamp:
             from .stamp import read_counter, stamp_counter
@@ -233,7 +245,8 @@ class Pipeline:
             self.detector.submit(out)
         t1 = time.perf_counter_ns()
         stages[_S["sink"]] = t1 - t0
-        self.recorder.add(FrameRecord(counter, frame.index, frame.t_capture_ns, t1, tuple(stages), kind))
+        start = frame.t_capture_ns if t_start_ns is None else t_start_ns
+        self.recorder.add(FrameRecord(counter, frame.index, start, t1, tuple(stages), kind))
         if self.on_output is not None:
             self.on_output(OutputFrame(out, counter, frame.index, frame.t_capture_ns, kind))
         key = self.sink.poll_key()
@@ -253,7 +266,8 @@ class Pipeline:
             self._run_live()
         else:
             self._run_offline()
-        summary = self.recorder.summary(wall_s=time.perf_counter() - t_start)
+        mode = "live" if self.options.realtime else "offline"
+        summary = self.recorder.summary(wall_s=time.perf_counter() - t_start, mode=mode, media_fps=self.fps)
         summary["errors"] = dict(self.errors)
         summary["notes"] = list(self.notes)
         summary["health"] = self.health()
@@ -267,21 +281,21 @@ class Pipeline:
                 "detector_drops": det.drops if det is not None else 0,
                 "detector_error": None if det is None or det.error is None else repr(det.error)}
 
-    def _step(self, frame: Frame, counter: int, wait_ns: int) -> None:
+    def _step(self, frame: Frame, counter: int, wait_ns: int, t_start_ns: int | None = None) -> None:
         if self._next.is_set():
             self._switch_portrait()
         stages = [0] * len(STAGES)
         stages[_S["capture_wait"]] = wait_ns
         out, kind = self.process(frame, stages)
         out, kind = self.finish(out, kind, counter, stages)
-        self.emit(frame, out, kind, counter, stages)
+        self.emit(frame, out, kind, counter, stages, t_start_ns)
 
     def _run_offline(self) -> None:
         """Every driving frame, in order, no drops: output frame i answers driving frame i."""
         counter = 0
-        step = int(1e9 / self.fps)
         t_base = time.perf_counter_ns()
         while not self._stop.is_set() and (self.options.max_frames is None or counter < self.options.max_frames):
+            t_read = time.perf_counter_ns()
             image = self.source.read()
             if image is None:
                 break
@@ -290,9 +304,11 @@ class Pipeline:
                 from .stamp import stamp_counter
 
                 stamp_counter(image, counter)
-            # timestamps for the landmarker follow the video's own clock
-            frame = Frame(image, max(t, t_base + counter * step), counter)
-            self._step(frame, counter, 0)
+            # landmarks and motion filtering follow the video's own clock, however fast this machine is:
+            # the same inputs render the same frames. The record's start is the read (a processing
+            # time, never a "latency" against a clock that runs ahead of the video's)
+            frame = Frame(image, t_base + round(counter * 1e9 / self.fps), counter)
+            self._step(frame, counter, t - t_read, t_start_ns=t_read)
             counter += 1
         if counter == 0:
             from .errors import InputError

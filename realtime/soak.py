@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .canvas import DEFAULT_SIZE
 from .capture import CaptureSource, VideoFileSource
 
 RSS_LIMIT_MB = 5.0
@@ -50,7 +51,7 @@ class Sample:
 
 
 def run_soak(frames: int, warmup: int, portrait: Path, driving: Path, backend: str = "auto", config: str = "lite",
-             every: int = 100, watermark: bool = True) -> dict:
+             every: int = 100, watermark: bool = True, size: tuple[int, int] | None = DEFAULT_SIZE) -> dict:
     """Run ``frames`` frames; returns samples and the verdict (RSS growth after warm-up, thread growth)."""
     import psutil
 
@@ -65,7 +66,7 @@ def run_soak(frames: int, warmup: int, portrait: Path, driving: Path, backend: s
                                   threading.active_count(), proc.num_threads()))
 
     opts = PipelineOptions(portrait=portrait, driving=str(driving), output="null", backend=backend, config=config,
-                           realtime=False, max_frames=frames, watermark=watermark, detector=False)
+                           realtime=False, max_frames=frames, watermark=watermark, detector=False, size=size)
     source = LoopSource(driving)
     with Pipeline(opts, on_output=sample, source=source) as pipe:
         summary = pipe.run()

@@ -5,12 +5,14 @@ Bench JSON (``--json OUT``), schema ``mimicam.bench/1``::
 
     {"schema": "mimicam.bench/1", "created": ISO-8601 UTC,
      "machine": {cpu_model, cpu_cores_*, memory_gib, os, gpus: [...], versions: {python, numpy, ...}},
-     "scenario": {driving, fps, portrait, backend, config, weights, frames, warmup, sink, glass},
-     "results": mimicam.stats/1 (see mimicam.realtime.metrics) + "skipped_source_frames" (driving
+     "scenario": {driving, fps, portrait, backend, config, weights, frames, warmup, sink, glass,
+                  size: [width, height] of the output},
+     "results": mimicam.stats/2, mode "live" (see mimicam.realtime.metrics) + "skipped_source_frames" (driving
                 frames no output answers, after warm-up), "errors", "notes", and where they apply
                 "glass_to_glass" {frames_written, frames_decoded, stamps_read, matched_source_index,
                 all_read, anchor, glass_to_glass_ms} and "device_time_ms" (GPU, by CUDA events),
-     "resources": {process_cpu_percent, process_rss_mib, other_cpu_cores, warning, ...},
+     "resources": {process_cpu_percent, process_rss_mib, other_cpu_cores, warning, ...,
+                   thread_cpu_percent: {thread name: % of one core over the measured frames}},
      "series": per-frame data for plots (see mimicam.tools.benchplot.bench_series)}
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 
 from ..realtime.errors import InputError
 from ..realtime.metrics import MetricsRecorder, latency_stats
+from .common import add_size_arg
 from .benchreport import format_compare, format_table, load_results, scenario_title
 
 SCHEMA = "mimicam.bench/1"
@@ -46,6 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--weights", type=Path, help="generator weights (default: none, the closed-form prior)")
     p.add_argument("--frames", type=int, metavar="N", help="frames to measure after warm-up (default: to the end)")
     p.add_argument("--warmup", type=int, default=30, metavar="N", help="first output frames excluded (default 30)")
+    add_size_arg(p)
     p.add_argument("--sink", default="null", help="null | file:PATH | vcam | window (default null)")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON (schema mimicam.bench/1)")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="write a latency histogram and per-frame timeline")
@@ -103,7 +107,7 @@ def scenario_from_args(args: argparse.Namespace) -> dict:
     return {"driving": driving if isinstance(driving, int) else str(driving), "fps": args.fps,
             "portrait": str(portrait), "backend": args.backend, "config": args.config,
             "weights": str(args.weights) if args.weights else None, "frames": args.frames,
-            "warmup": args.warmup, "sink": sink, "glass": bool(args.glass)}
+            "warmup": args.warmup, "sink": sink, "glass": bool(args.glass), "size": list(args.size)}
 
 
 def _demo_asset(name: str) -> Path:
@@ -127,10 +131,12 @@ def run_bench(scenario: dict) -> dict:
         portrait=Path(s["portrait"]), driving=s["driving"] if isinstance(s["driving"], int) else Path(s["driving"]),
         output=s["sink"], backend=s["backend"], config=s["config"],
         weights=Path(s["weights"]) if s["weights"] else None, fps=s["fps"], realtime=True,
-        max_frames=None if frames is None else s["warmup"] + frames, stamp=s["glass"])
+        max_frames=None if frames is None else s["warmup"] + frames, stamp=s["glass"],
+        size=tuple(s["size"]) if s.get("size") else None)
     machine = machine_info()
     recorder = MetricsRecorder()
-    with ResourceSampler() as sampler, Pipeline(options, recorder) as pipe:
+    threads = ThreadCpu(s["warmup"])
+    with ResourceSampler() as sampler, Pipeline(options, recorder, on_output=threads.on_output) as pipe:
         t0 = time.perf_counter()
         own = pipe.run()
         wall_s = time.perf_counter() - t0
@@ -139,10 +145,57 @@ def run_bench(scenario: dict) -> dict:
     if recorder.count <= s["warmup"]:
         raise InputError(f"no frames measured: the run gave {recorder.count} frames, all inside the warm-up "
                          f"of {s['warmup']}", "use a longer clip, --frames or a smaller --warmup")
-    doc = make_document(s, recorder, machine, sampler.summary(), wall_s, device, replay_fps)
+    resources = sampler.summary()
+    resources["thread_cpu_percent"] = threads.percent()
+    doc = make_document(s, recorder, machine, resources, wall_s, device, replay_fps)
     doc["results"]["errors"] = own.get("errors", {})
     doc["results"]["notes"] = own.get("notes", [])
     return doc
+
+
+OTHER_THREADS = "other (ONNX Runtime, MediaPipe, encoder)"
+
+
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by each named Python thread of this process (the main thread runs the
+    pipeline), and by all its other (native) threads together."""
+    import threading
+
+    import psutil
+
+    names = {t.native_id: ("pipeline (main)" if t is threading.main_thread() else t.name)
+             for t in threading.enumerate() if t.native_id is not None}
+    out: dict[str, float] = {}
+    for th in psutil.Process().threads():
+        name = names.get(th.id, OTHER_THREADS)
+        out[name] = out.get(name, 0.0) + th.user_time + th.system_time
+    return out
+
+
+class ThreadCpu:
+    """Per-thread CPU share over the measured frames (after ``warmup``), read from the output callback
+    every ``every`` frames, so that threads which end with the run (capture) are still counted."""
+
+    def __init__(self, warmup: int, every: int = 30) -> None:
+        self.warmup, self.every = warmup, every
+        self._first: tuple[float, dict[str, float]] | None = None
+        self._last: tuple[float, dict[str, float]] | None = None
+
+    def on_output(self, frame) -> None:
+        if frame.index == self.warmup or (frame.index > self.warmup and frame.index % self.every == 0):
+            snap = (time.perf_counter(), thread_cpu_seconds())
+            if self._first is None:
+                self._first = snap
+            else:
+                self._last = snap
+
+    def percent(self) -> dict[str, float]:
+        """{thread: % of one core} between the first and the last reading ({} when too few frames)."""
+        if self._first is None or self._last is None or self._last[0] <= self._first[0]:
+            return {}
+        dt = self._last[0] - self._first[0]
+        (_, a), (_, b) = self._first, self._last
+        return {name: round(100.0 * (b[name] - a.get(name, 0.0)) / dt, 1) for name in sorted(b)}
 
 
 def make_document(scenario: dict, recorder: MetricsRecorder, machine: dict, resources: dict,

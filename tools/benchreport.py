@@ -5,13 +5,14 @@ import json
 from pathlib import Path
 
 from ..realtime.errors import InputError
-from ..realtime.metrics import STAGES, STAT_FIELDS
+from ..realtime.metrics import STAGES, STAT_FIELDS, latency_key
 
 
 def scenario_title(s: dict) -> str:
     src = f"camera {s['driving']}" if isinstance(s["driving"], int) else Path(s["driving"]).name
     rate = f" @ {s['fps']:g} fps" if s.get("fps") else ""
-    return f"{src}{rate} -> {s['sink'].split(':', 1)[0]}, backend {s['backend']}, config {s['config']}"
+    size = f" {s['size'][0]}x{s['size'][1]}" if s.get("size") else ""
+    return f"{src}{rate} -> {s['sink'].split(':', 1)[0]}{size}, backend {s['backend']}, config {s['config']}"
 
 
 def _fmt(v: float | None, width: int = 8) -> str:
@@ -55,6 +56,10 @@ def format_table(doc: dict) -> str:
     if cpu["mean"] is not None:
         lines.append(f"process CPU {cpu['mean']:.0f}% (max {cpu['max']:.0f}%, 100% = one core), "
                      f"RSS {rss['mean']:.0f} MiB (max {rss['max']:.0f}); other processes {other['mean']:.2f} cores")
+    threads = res.get("thread_cpu_percent")
+    if threads:
+        lines.append("CPU by thread (100% = one core): " + ", ".join(f"{n} {v:.0f}%" for n, v in
+                                                                      sorted(threads.items(), key=lambda x: -x[1])))
     return "\n".join(lines)
 
 
@@ -73,8 +78,9 @@ def load_results(path: Path) -> dict:
 def compare_rows(a: dict, b: dict) -> list[tuple[str, float | None, float | None]]:
     rows = [("fps", a.get("fps"), b.get("fps")), ("frames", a.get("frames"), b.get("frames")),
             ("dropped", a["dropped"].get("total"), b["dropped"].get("total"))]
-    rows += [(f"capture->sink {k}", a["capture_to_sink_ms"].get(k), b["capture_to_sink_ms"].get(k))
-             for k in STAT_FIELDS]
+    ka, kb = latency_key(a), latency_key(b)
+    name = "capture->sink" if ka == kb == "capture_to_sink_ms" else "processing" if ka == kb else "latency"
+    rows += [(f"{name} {k}", a[ka].get(k), b[kb].get(k)) for k in STAT_FIELDS]
     if "glass_to_glass" in a and "glass_to_glass" in b:
         ga, gb = a["glass_to_glass"]["glass_to_glass_ms"], b["glass_to_glass"]["glass_to_glass_ms"]
         rows += [(f"glass->glass {k}", ga.get(k), gb.get(k)) for k in ("p50", "p95", "p99")]

@@ -12,12 +12,45 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", type=Path, help="learned generator weights (.safetensors + .json from `mimicam train`); default: none, the closed-form warp")
 
 
+def size_arg(text: str) -> tuple[int, int]:
+    """argparse type of ``--size WxH``: a bad size is a one-line usage error that says what to write."""
+    from ..realtime.canvas import parse_size
+    from ..realtime.errors import InputError
+
+    try:
+        return parse_size(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_size_arg(p: argparse.ArgumentParser, live: bool = True) -> None:
+    """``--size WxH``: the output canvas (live default 1280x720; render default the portrait's aspect)."""
+    from ..realtime.canvas import DEFAULT_SIZE, MAX_RENDER_SIDE
+
+    w, h = DEFAULT_SIZE
+    if live:
+        p.add_argument("--size", type=size_arg, default=DEFAULT_SIZE, metavar="WxH",
+                       help=f"output size; the portrait is fitted without distortion and padded (default {w}x{h})")
+    else:
+        p.add_argument("--size", type=size_arg, default=None, metavar="WxH",
+                       help=f"output size (default: the portrait's own aspect, at most {MAX_RENDER_SIDE} px on its "
+                            "longer side); the portrait is fitted without distortion and padded")
+
+
 def format_summary(summary: dict) -> str:
-    lat = summary.get("capture_to_sink_ms", {})
     drops = summary.get("dropped", {})
-    lines = [f"frames: {summary.get('frames', 0)}   fps: {summary.get('fps', 0.0):.1f}   "
-             f"dropped: {drops.get('total', 0)}",
-             "capture-to-sink latency ms: " + "  ".join(f"{k} {lat[k]:.1f}" for k in ("p50", "p95", "p99") if k in lat)]
+    fps = summary.get("fps") or 0.0
+    if summary.get("mode") == "offline":  # no camera: what counts is the time per frame and the speed
+        lat, speed = summary.get("processing_ms", {}), summary.get("speed_x_realtime")
+        lines = [f"frames: {summary.get('frames', 0)}   processed at {fps:.1f} frames/s"
+                 + (f" = {speed:.2f}x real time ({summary['media_fps']:g} fps video)" if speed else ""),
+                 "processing time per frame ms: "
+                 + "  ".join(f"{k} {lat[k]:.1f}" for k in ("p50", "p95", "p99") if lat.get(k) is not None)]
+    else:
+        lat = summary.get("capture_to_sink_ms", {})
+        lines = [f"frames: {summary.get('frames', 0)}   fps: {fps:.1f}   dropped: {drops.get('total', 0)}",
+                 "capture-to-sink latency ms: "
+                 + "  ".join(f"{k} {lat[k]:.1f}" for k in ("p50", "p95", "p99") if lat.get(k) is not None)]
     stages = summary.get("stages", {})
     if stages:
         lines.append("stages p50 ms: " + "  ".join(f"{n} {v['p50']:.1f}" for n, v in stages.items() if v.get("p50")))

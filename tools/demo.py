@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_model_args, format_summary
+from .common import add_model_args, add_size_arg, format_summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("demo", help="bundled portrait + bundled driving clip -> out/demo.mp4 + latency")
     p.add_argument("--out", type=Path, default=Path("out/demo.mp4"), help="output video (default out/demo.mp4)")
     p.add_argument("--frames", type=int, default=None, metavar="N", help="stop after N output frames (default: the whole clip)")
+    add_size_arg(p)
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     options = PipelineOptions(portrait=demo_portrait_path(), driving=demo_driving_path(), output=f"file:{args.out}",
                               backend=args.backend, config=args.config, weights=args.weights, realtime=True,
-                              max_frames=args.frames)
+                              max_frames=args.frames, size=args.size)
     print("mimicam demo: animating the bundled portrait with the bundled clip, replayed as a live camera ...")
     with Pipeline(options) as pipe:
         summary = pipe.run()

@@ -6,7 +6,7 @@ import argparse
 import signal
 from pathlib import Path
 
-from .common import add_model_args, format_summary
+from .common import add_model_args, add_size_arg, format_summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--output", default="vcam", help="vcam | window | file:PATH | null (default vcam)")
     p.add_argument("--frames", type=int, help="stop after N frames")
     p.add_argument("--strict", action="store_true", help="refuse a portrait that 'mimicam check' warns about")
+    add_size_arg(p)
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -34,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
     options = PipelineOptions(portrait=args.source[0], more_portraits=tuple(args.source[1:]),
                               driving=args.video if args.video else args.camera, output=args.output,
                               backend=args.backend, config=args.config, weights=args.weights, realtime=True,
-                              max_frames=args.frames)
+                              max_frames=args.frames, size=args.size)
     with Pipeline(options) as pipe:
         signal.signal(signal.SIGTERM, lambda *_: pipe.stop())
         where = getattr(pipe.sink, "device_name", None) or args.output
-        print(f"mimicam live: sending to {where}; Ctrl-C to stop" + (" (window: q quit, c recalibrate, "
+        print(f"mimicam live: sending {pipe.size[0]}x{pipe.size[1]} to {where}; Ctrl-C to stop" + (" (window: q quit, c recalibrate, "
               "n next portrait)" if args.output == "window" else ""))
         try:
             summary = pipe.run()

@@ -1,7 +1,8 @@
 """`mimicam render`: offline, every driving frame rendered in order (output frame i answers driving
 frame i, same frame rate), to a video file, with the driving clip's audio; optional JSON stats
-(schema mimicam.stats/1). ``--start``/``--duration``/``--frames`` pick a part of the clip (audio trimmed
-alike). Exit 1 when no driving frame had a face (the output is then the still portrait)."""
+(schema mimicam.stats/2, mode "offline": processing time per frame and speed as a multiple of real time).
+``--start``/``--duration``/``--frames`` pick a part of the clip (audio trimmed alike). Exit 1 when no
+driving frame had a face (the output is then the still portrait)."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_model_args, format_summary
+from .common import add_model_args, add_size_arg, format_summary
 from .progress import bar
 
 
@@ -22,6 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--calibrate", choices=("first", "steady"), default="first",
                    help="reference frame of the driving video (default: its first frame)")
     _add_workflow_args(p)
+    add_size_arg(p, live=False)
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -38,7 +40,7 @@ def _add_workflow_args(p: argparse.ArgumentParser) -> None:
 def render(source: Path, driving: Path, out: Path, backend: str = "auto", config: str = "lite",
            weights: Path | None = None, calibrate: str = "first", json_path: Path | None = None,
            start_s: float = 0.0, duration_s: float | None = None, frames: int | None = None,
-           audio: bool = True, progress: bool | None = None) -> dict:
+           audio: bool = True, progress: bool | None = None, size: tuple[int, int] | None = None) -> dict:
     """Render; the summary gets ``faces`` (driving frames with a face) and ``audio`` (muxed or not).
     ``progress``: a bar on stderr (None: only when stderr is a terminal)."""
     from ..realtime.clip import add_audio, plan_clip
@@ -48,7 +50,8 @@ def render(source: Path, driving: Path, out: Path, backend: str = "auto", config
     if out.exists() and out.is_dir():
         raise InputError(f"--out {out} is a folder", "give a file name such as out.mp4")
     options = PipelineOptions(portrait=source, driving=driving, output=f"file:{out}", backend=backend,
-                              config=config, weights=weights, realtime=False, calibrate=calibrate, detector=False)
+                              config=config, weights=weights, realtime=False, calibrate=calibrate, detector=False,
+                              size=size)
     plan = plan_clip(driving, start_s, duration_s, frames)
     with bar(plan.total, "render", "frame", progress) as shown, \
             Pipeline(options, on_output=lambda _: shown.update(1), source=plan.source) as pipe:
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     backend_class(args.backend)  # "no GPU for TensorRT" first, before any file or camera is read
     check_before_start([args.source], args.strict, "render")
     summary = render(args.source, args.driving, args.out, args.backend, args.config, args.weights,
-                     args.calibrate, args.json, args.start, args.duration, args.frames, not args.no_audio)
+                     args.calibrate, args.json, args.start, args.duration, args.frames, not args.no_audio,
+                     size=args.size)
     print(format_summary(summary))
     return report_faces(summary, args.out)
 

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from .common import add_size_arg
+
 
 def default_warmup(frames: int) -> int:
     """500 frames, or a fifth of a shorter run (a short soak still gets a baseline after set-up)."""
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--driving", type=Path, help="default: the shipped demo clip (looped)")
     p.add_argument("--backend", default="auto")
     p.add_argument("--config", default="lite")
+    add_size_arg(p)
     p.add_argument("--json", type=Path, help="write the samples and verdict here")
     a = p.parse_args(argv)
     if a.frames < 2:
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--frames must be larger than --warmup")
     try:
         r = run_soak(a.frames, a.warmup, a.portrait or demo_portrait_path(), a.driving or demo_driving_path(),
-                     a.backend, a.config, a.every)
+                     a.backend, a.config, a.every, size=a.size)
     except MimicamError as exc:
         print(f"soak: error: {exc}", file=sys.stderr)
         return exc.exit_code

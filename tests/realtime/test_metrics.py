@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from mimicam.realtime.metrics import (KINDS, SCHEMA, STAGES, STAT_FIELDS, FrameRecord, MetricsRecorder,
+from mimicam.realtime.metrics import (KINDS, SCHEMA, STAGES, STAT_FIELDS, FrameRecord, MetricsRecorder, latency_key,
                                       latency_stats)
 
 MS = 1_000_000
@@ -33,12 +33,15 @@ def _record(i, c2s_ms=10, kind="generated", stage_ms=(0, 2, 1, 5, 1, 0, 0, 1)):
 
 
 def _validate_stats(doc):
-    """The mimicam.stats/1 schema, checked field by field."""
-    assert doc["schema"] == SCHEMA
+    """The mimicam.stats/2 schema, checked field by field."""
+    assert doc["schema"] == SCHEMA and doc["mode"] in ("live", "offline")
     assert isinstance(doc["frames"], int) and isinstance(doc["warmup"], int)
     assert doc["fps"] is None or isinstance(doc["fps"], float)
     assert doc["dropped"]["total"] == sum(v for k, v in doc["dropped"].items() if k != "total")
-    assert set(doc["capture_to_sink_ms"]) == set(STAT_FIELDS)
+    key = "capture_to_sink_ms" if doc["mode"] == "live" else "processing_ms"
+    assert set(doc[key]) == set(STAT_FIELDS) and latency_key(doc) == key
+    other = "processing_ms" if doc["mode"] == "live" else "capture_to_sink_ms"
+    assert other not in doc and ("speed_x_realtime" in doc) == (doc["mode"] == "offline")
     assert tuple(doc["stages"]) == STAGES
     assert all(set(v) == set(STAT_FIELDS) for v in doc["stages"].values())
     assert set(doc["kinds"]) == set(KINDS)
@@ -60,6 +63,22 @@ def test_summary_schema_warmup_and_kinds():
     assert doc["stages"]["generator"]["p50"] == pytest.approx(5.0)
     assert doc["stage_sum_mean_ms"] == pytest.approx(10.0)
     assert rec.summary()["capture_to_sink_ms"]["max"] == pytest.approx(500.0)
+
+
+def test_offline_summary_is_processing_time_and_speed():
+    """Offline, a record's start is when the frame began to be read: the numbers are processing time per
+    frame (never negative) and speed as a multiple of real time, labelled as such."""
+    rec = MetricsRecorder(capacity=100)
+    for i in range(60):  # 60 frames of a 30 fps video, each processed in 10 ms, back to back: 3.3x real time
+        t = 1_000 * MS + i * 10 * MS
+        rec.add(FrameRecord(i, i, t, t + 10 * MS, tuple([10 * MS] + [0] * (len(STAGES) - 1)), "generated"))
+    doc = rec.summary(mode="offline", media_fps=30.0)
+    _validate_stats(doc)
+    assert doc["processing_ms"]["p50"] == pytest.approx(10.0) and doc["processing_ms"]["max"] == pytest.approx(10.0)
+    assert doc["media_fps"] == 30.0 and doc["speed_x_realtime"] == pytest.approx(60 / 30 / 0.6)
+    assert rec.summary(mode="offline")["speed_x_realtime"] is None  # without the video's rate: unknown
+    with pytest.raises(ValueError, match="mode"):
+        rec.summary(mode="replay")
 
 
 def test_drops_by_stage_and_empty_summary():

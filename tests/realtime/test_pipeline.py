@@ -67,6 +67,32 @@ def test_render_every_frame_badged_none_leaked(tmp_path, portrait_path):
     assert {"landmarks", "generator", "sink"} <= set(summary["stages"])
 
 
+def test_render_does_not_depend_on_the_machines_speed(portrait_path):
+    """Offline, landmarks and motion filtering follow the video's clock: a run slowed down (as on a
+    loaded machine) renders exactly the frames of an unhindered run."""
+    clip = need(DRIVING / "lp_d12_man_talking_headmove.mp4")
+
+    def render(delay_s: float) -> list[np.ndarray]:
+        import time
+
+        frames = []
+
+        def keep(f):
+            frames.append(f.image.copy())
+            time.sleep(delay_s)
+
+        opts = PipelineOptions(portrait=portrait_path, driving=clip, backend="ort", realtime=False, max_frames=25,
+                               watermark=False, detector=False)
+        with Pipeline(opts, on_output=keep) as pipe:
+            pipe.run()
+        return frames
+
+    fast, slow = render(0.0), render(0.08)  # the slow run takes 2.4x the clip's own duration
+    assert len(fast) == len(slow) == 25
+    assert all(np.array_equal(a, b) for a, b in zip(fast, slow))
+    assert np.abs(fast[-1].astype(int) - fast[0]).mean() > 0.5  # and the portrait did move
+
+
 def test_group_photo_largest_face_found_with_a_note():
     p = prepare_portrait(need(PORTRAITS / "insightface_t1_group6.jpg"), 256)
     assert p.note and "faces found" in p.note
@@ -177,7 +203,17 @@ def test_cli_render_json_stats(tmp_path):
     import json
 
     s = json.loads(stats.read_text())
-    assert s["frames"] == 78 and {"p50", "p95", "p99"} <= set(s["capture_to_sink_ms"]) and s["stages"]
+    assert s["schema"] == "mimicam.stats/2" and s["mode"] == "offline" and "capture_to_sink_ms" not in s
+    assert s["frames"] == 78 and {"p50", "p95", "p99"} <= set(s["processing_ms"]) and s["stages"]
+    # processing time per frame: positive, and what the stages add up to (reading the frame included)
+    assert s["processing_ms"]["p50"] > 0 and s["processing_ms"]["max"] >= s["processing_ms"]["p50"]
+    assert abs(s["stage_sum_mean_ms"] - s["processing_ms"]["mean"]) < 0.1 * s["processing_ms"]["mean"]
+    # speed as a multiple of real time: video seconds / processing seconds
+    fps = cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FPS)
+    assert s["media_fps"] == pytest.approx(fps)
+    assert s["speed_x_realtime"] == pytest.approx(s["fps"] / fps, rel=0.05)
+    assert "x real time" in r.stdout and "processing time per frame ms" in r.stdout and "-" not in r.stdout.split(
+        "processing time per frame ms:")[1].split("\n")[0]
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 78
 
 

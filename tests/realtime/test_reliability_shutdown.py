@@ -22,6 +22,7 @@ def _decode(path) -> list:
 
 
 def _opts(portrait, **kw):
+    kw.setdefault("size", (320, 320))  # the portrait's own size: small frames keep the test quick
     return PipelineOptions(portrait=portrait, driving="0", realtime=True, watermark=False, detector=False, **kw)
 
 

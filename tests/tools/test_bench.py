@@ -80,7 +80,7 @@ def test_document_json_and_table(tmp_path):
     text = json.dumps(doc, allow_nan=False)
     back = json.loads(text)
     r = back["results"]
-    assert r["schema"] == "mimicam.stats/1" and r["frames"] == 55 and r["warmup"] == 5
+    assert r["schema"] == "mimicam.stats/2" and r["mode"] == "live" and r["frames"] == 55 and r["warmup"] == 5
     assert r["capture_to_sink_ms"]["p50"] == pytest.approx(20.0)
     assert set(back["machine"]) >= {"cpu_model", "cpu_cores_logical", "gpus", "versions"}
     assert back["machine"]["versions"]["numpy"] == np.__version__
@@ -168,3 +168,34 @@ def test_checkout_script_runs_without_install():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/tmp", timeout=120)
     assert out.returncode == 0, out.stderr
     assert "--glass" in out.stdout and "--compare" in out.stdout
+
+
+def test_thread_cpu_share_names_the_busy_thread():
+    """The bench reports each thread's CPU share over the measured frames: a thread that burns CPU shows
+    up by name, one that sleeps does not, and a thread that ends before the run does is still counted."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    share = bench.ThreadCpu(warmup=2, every=1)
+    stop = threading.Event()
+
+    def burn():
+        while not stop.is_set():
+            sum(range(1000))
+
+    sleeper = threading.Thread(target=stop.wait, name="mimicam-test-idle", daemon=True)
+    worker = threading.Thread(target=burn, name="mimicam-test-busy", daemon=True)
+    sleeper.start()
+    worker.start()
+    share.on_output(SimpleNamespace(index=1))  # inside the warm-up: not a reading
+    share.on_output(SimpleNamespace(index=2))
+    time.sleep(0.6)
+    share.on_output(SimpleNamespace(index=3))
+    stop.set()
+    worker.join()
+    sleeper.join()
+    pct = share.percent()
+    assert pct["mimicam-test-busy"] > 20 and pct["mimicam-test-idle"] < 5
+    assert "pipeline (main)" in pct
+    assert bench.ThreadCpu(warmup=0).percent() == {}  # no readings: nothing claimed
