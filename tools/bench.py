@@ -43,7 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     src.add_argument("--video", type=Path, help="driving clip replayed as a camera (default: the bundled demo clip)")
     src.add_argument("--camera", type=int, metavar="N", help="read camera N instead of a clip")
     p.add_argument("--fps", type=float, help="replay rate of --video, e.g. 30 or 60 (default: the clip's own)")
-    p.add_argument("--portrait", type=Path, help="portrait to animate (default: the bundled demo portrait)")
+    p.add_argument("--portrait", "--source", dest="portrait", type=Path,
+                   help="portrait to animate (default: the bundled demo portrait)")
     p.add_argument("--backend", choices=("auto", "ort", "trt", "torch"), default="auto")
     p.add_argument("--config", choices=("lite", "vox256"), default="lite")
     p.add_argument("--weights", type=Path, help="generator weights (default: none, the closed-form prior)")

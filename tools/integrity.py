@@ -1,6 +1,6 @@
 """Output integrity, measured on the frames the pipeline emits (the code path of `mimicam render`):
 
-    python -m mimicam.tools.integrity --source PORTRAIT [--driving CLIP | --still N] [--json OUT]
+    python -m mimicam.tools.integrity --portrait PORTRAIT [--video CLIP | --still N] [--json OUT]
 
 For every emitted frame it compares with the clean portrait and with the same frame just before the
 mark was added (observed inside the Finisher, nothing re-computed):
@@ -171,19 +171,20 @@ def measure(portrait: Path | str, driving: Path | str, still: int | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m mimicam.tools.integrity", description=__doc__.split("\n\n")[0])
-    p.add_argument("--source", required=True, type=Path, help="portrait image")
-    p.add_argument("--driving", type=Path, default=None, help="driving video (default: the bundled demo clip)")
+    p.add_argument("--portrait", "--source", dest="portrait", required=True, type=Path, help="portrait image")
+    p.add_argument("--video", "--driving", dest="video", type=Path, default=None,
+                   help="driving video (default: the bundled demo clip)")
     p.add_argument("--still", type=int, default=None, metavar="N", help="drive with the first frame, N times")
     p.add_argument("--frames", type=int, default=None, help="at most this many frames of --driving")
     p.add_argument("--backend", default="ort")
     p.add_argument("--json", type=Path, default=None, metavar="OUT")
     args = p.parse_args(argv)
-    driving = args.driving
+    driving = args.video
     if driving is None:
         from ..realtime.assets import demo_driving_path
 
         driving = demo_driving_path()
-    rep = measure(args.source, driving, args.still, args.frames, args.backend)
+    rep = measure(args.portrait, driving, args.still, args.frames, args.backend)
     for k, v in rep.to_json().items():
         print(f"{k:22s} {v:.2f}" if isinstance(v, float) else f"{k:22s} {v}")
     if args.json is not None:

@@ -11,7 +11,8 @@ from .common import add_model_args, add_size_arg, format_summary
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("live", help="webcam -> animated portrait -> virtual camera")
-    p.add_argument("--source", required=True, type=Path, nargs="+", help="portrait image(s); 'n' cycles them")
+    p.add_argument("--portrait", "--source", dest="portrait", required=True, type=Path, nargs="+",
+                   help="portrait image(s); 'n' cycles them (--source: the old name)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
     src.add_argument("--video", type=Path, help="a video file replayed at its own rate as the camera")
@@ -30,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from .check import check_before_start
 
     backend_class(args.backend)  # "no GPU for TensorRT" first, before any file or camera is read
-    check_before_start(args.source, args.strict, "live")
+    check_before_start(args.portrait, args.strict, "live")
 
-    options = PipelineOptions(portrait=args.source[0], more_portraits=tuple(args.source[1:]),
+    options = PipelineOptions(portrait=args.portrait[0], more_portraits=tuple(args.portrait[1:]),
                               driving=args.video if args.video else args.camera, output=args.output,
                               backend=args.backend, config=args.config, weights=args.weights, realtime=True,
                               max_frames=args.frames, size=args.size)

@@ -13,7 +13,8 @@ from .common import add_model_args, format_summary
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("present", help="presenter view for live demos: driver, avatar, provenance, latency")
-    p.add_argument("--source", required=True, type=Path, nargs="+", help="portrait image(s); 'n' cycles them")
+    p.add_argument("--portrait", "--source", dest="portrait", required=True, type=Path, nargs="+",
+                   help="portrait image(s); 'n' cycles them (--source: the old name)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
     src.add_argument("--video", type=Path, help="a video replayed at its own rate as the camera (rehearsal)")
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.still is not None and (args.still.exists() or args.still.suffix.lower() != ".png"):
         raise InputError(f"--still {args.still} exists or is not a .png name", "give a new .png file name")
-    pipeline = PipelineOptions(portrait=args.source[0], more_portraits=tuple(args.source[1:]),
+    pipeline = PipelineOptions(portrait=args.portrait[0], more_portraits=tuple(args.portrait[1:]),
                                driving=args.video if args.video else args.camera, output="null",
                                backend=args.backend, config=args.config, weights=args.weights, realtime=True,
                                max_frames=args.frames)

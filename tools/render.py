@@ -16,8 +16,10 @@ from .progress import bar
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("render", help="animate a portrait with a driving video, offline, to a file")
-    p.add_argument("--source", required=True, type=Path, help="portrait image")
-    p.add_argument("--driving", required=True, type=Path, help="driving video (or a folder of frames)")
+    p.add_argument("--portrait", "--source", dest="portrait", required=True, type=Path,
+                   help="portrait image (--source: the old name)")
+    p.add_argument("--video", "--driving", dest="video", required=True, type=Path,
+                   help="driving video, or a folder of frames (--driving: the old name)")
     p.add_argument("--out", required=True, type=Path, help="output video (.mp4)")
     p.add_argument("--json", type=Path, metavar="STATS.json", help="write frame/latency statistics as JSON")
     p.add_argument("--calibrate", choices=("first", "steady"), default="first",
@@ -72,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from .check import check_before_start
 
     backend_class(args.backend)  # "no GPU for TensorRT" first, before any file or camera is read
-    check_before_start([args.source], args.strict, "render")
-    summary = render(args.source, args.driving, args.out, args.backend, args.config, args.weights,
+    check_before_start([args.portrait], args.strict, "render")
+    summary = render(args.portrait, args.video, args.out, args.backend, args.config, args.weights,
                      args.calibrate, args.json, args.start, args.duration, args.frames, not args.no_audio,
                      size=args.size)
     print(format_summary(summary))

@@ -26,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, help="frames before the RSS baseline is taken (default: 500, or a "
                    "fifth of --frames when that is 2500 or fewer)")
     p.add_argument("--every", type=int, default=250, help="sample every N frames")
-    p.add_argument("--portrait", type=Path, help="default: the shipped demo portrait")
-    p.add_argument("--driving", type=Path, help="default: the shipped demo clip (looped)")
+    p.add_argument("--portrait", "--source", dest="portrait", type=Path, help="default: the shipped demo portrait")
+    p.add_argument("--video", "--driving", dest="video", type=Path,
+                   help="driving video, looped (default: the shipped demo clip; --driving: the old name)")
     p.add_argument("--backend", default="auto")
     p.add_argument("--config", default="lite")
     add_size_arg(p)
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.frames <= a.warmup:
         p.error("--frames must be larger than --warmup")
     try:
-        r = run_soak(a.frames, a.warmup, a.portrait or demo_portrait_path(), a.driving or demo_driving_path(),
+        r = run_soak(a.frames, a.warmup, a.portrait or demo_portrait_path(), a.video or demo_driving_path(),
                      a.backend, a.config, a.every, size=a.size)
     except MimicamError as exc:
         print(f"soak: error: {exc}", file=sys.stderr)
