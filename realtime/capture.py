@@ -86,9 +86,9 @@ class VideoFileSource(CaptureSource):
     def open(self) -> "VideoFileSource":
         if not self.path.is_file():
             raise InputError(f"video {self.path} does not exist", "check the path")
-        from .landmarks import _quiet_native_stderr
+        from .landmarks import quiet_native_stderr
 
-        with _quiet_native_stderr():  # FFmpeg's own "moov atom not found" lines: the user gets ours instead
+        with quiet_native_stderr():  # FFmpeg's own "moov atom not found" lines: the user gets ours instead
             cap = cv2.VideoCapture(str(self.path))
             opened = cap.isOpened()
             ok, first = cap.read() if opened else (False, None)

@@ -2,13 +2,16 @@
 nothing reads them, and computing them on every frame cost time).
 
 ``LandmarkStage`` runs in VIDEO mode on the driving frames (monotonic timestamps from the capture clock).
-``find_portrait_face`` analyses a portrait once, in IMAGE mode, and looks harder when the faces are small
-(upscaled overlapping tiles), returning the largest face and what it found.
+``ImageFaces`` runs in IMAGE mode (no tracking between the images it is shown): portraits, the classifier's
+face locator, evaluation. ``find_portrait_face`` analyses a portrait once and looks harder when the faces
+are small (upscaled overlapping tiles), returning the largest face and what it found. This is the one
+module that talks to MediaPipe.
 """
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -29,9 +32,14 @@ def _mp():
 
 
 @contextmanager
-def _quiet_native_stderr():
-    """MediaPipe's C++ side logs a dozen informational lines to stderr while it builds its graph; the user
-    gets our one-line messages instead. Python exceptions still propagate."""
+def quiet_native_stderr():
+    """MediaPipe's C++ side (and FFmpeg's) log informational lines to stderr; the user gets our one-line
+    messages instead. Python exceptions still propagate. File descriptor 2 belongs to the whole process,
+    so it is only redirected from the main thread: elsewhere another thread's output (or a redirect of
+    its own) could be lost, and the native lines are let through instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):
@@ -57,7 +65,7 @@ def _create(video: bool, num_faces: int, min_conf: float = 0.5, extras: bool = F
         running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
         num_faces=num_faces, min_face_detection_confidence=min_conf, min_face_presence_confidence=min_conf,
         min_tracking_confidence=0.5, output_face_blendshapes=extras, output_facial_transformation_matrixes=extras)
-    with _quiet_native_stderr():
+    with quiet_native_stderr():
         return vision.FaceLandmarker.create_from_options(opts)
 
 
@@ -74,7 +82,7 @@ def _to_landmarks(result, i: int, w: int, h: int, offset=(0.0, 0.0), scale: floa
     return Landmarks(points=pts, image_size=(int(round(w / scale)), int(round(h / scale))), blendshapes=bs, pose=pose)
 
 
-def _mp_image(bgr: np.ndarray):
+def mp_image(bgr: np.ndarray):
     mp, _, _ = _mp()
     return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
 
@@ -106,11 +114,47 @@ class LandmarkStage:
     def detect(self, image: np.ndarray, t_ns: int) -> Landmarks | None:
         ms = max(t_ns // 1_000_000, self._last_ms + 1)  # MediaPipe needs strictly increasing timestamps
         self._last_ms = ms
-        result = self._lm.detect_for_video(_mp_image(image), int(ms))
+        result = self._lm.detect_for_video(mp_image(image), int(ms))
         if not result.face_landmarks:
             return None
         h, w = image.shape[:2]
         return _to_landmarks(result, 0, w, h)
+
+
+class ImageFaces:
+    """IMAGE-mode landmarks of every face in an image, largest first. ``extras``: blendshapes and the
+    head-pose matrix too (for evaluation; the live path never asks for them)."""
+
+    def __init__(self, num_faces: int = 1, min_conf: float = 0.5, extras: bool = False) -> None:
+        self.num_faces, self.min_conf, self.extras = num_faces, min_conf, extras
+        self._lm = None
+
+    def open(self) -> "ImageFaces":
+        if self._lm is None:
+            self._lm = _create(video=False, num_faces=self.num_faces, min_conf=self.min_conf, extras=self.extras)
+        return self
+
+    def close(self) -> None:
+        if self._lm is not None:
+            self._lm.close()
+            self._lm = None
+
+    def __enter__(self) -> "ImageFaces":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def detect(self, image: np.ndarray, offset=(0.0, 0.0), scale: float = 1.0) -> list[Landmarks]:
+        """Faces of ``image`` (HxWx3 BGR), largest first; ``offset``/``scale`` map back from a tile."""
+        h, w = image.shape[:2]
+        res = self._lm.detect(mp_image(image))
+        faces = [_to_landmarks(res, i, w, h, offset, scale) for i in range(len(res.face_landmarks))]
+        return sorted(faces, key=_area, reverse=True)
+
+    def largest(self, image: np.ndarray) -> Landmarks | None:
+        faces = self.detect(image)
+        return faces[0] if faces else None
 
 
 @dataclass(frozen=True)
@@ -149,17 +193,11 @@ def _tiles(w: int, h: int, n: int) -> list[tuple[int, int, int, int]]:
     return [(x, y, min(x + tw, w), min(y + th, h)) for y in ys for x in xs]
 
 
-def _detect_all(lm, image: np.ndarray, offset=(0, 0), scale: float = 1.0) -> list[Landmarks]:
-    h, w = image.shape[:2]
-    res = lm.detect(_mp_image(image))
-    return [_to_landmarks(res, i, w, h, offset, scale) for i in range(len(res.face_landmarks))]
-
-
 def find_portrait_face(image: np.ndarray, name: str = "portrait") -> PortraitFace:
-    """Largest face of a portrait. Looks at the whole image, then at upscaled overlapping tiles."""
-    lm = _create(video=False, num_faces=8, min_conf=0.4)
-    try:
-        faces = _detect_all(lm, image)
+    """Largest face of a portrait, with its blendshapes and head pose (the portrait check reads them; once
+    per portrait, so they cost nothing per frame). Looks at the whole image, then at upscaled tiles."""
+    with ImageFaces(num_faces=8, min_conf=0.4, extras=True) as lm:
+        faces = lm.detect(image)
         method = "whole image"
         if not faces:
             method = "upscaled tiles"
@@ -172,7 +210,7 @@ def find_portrait_face(image: np.ndarray, name: str = "portrait") -> PortraitFac
                         tile = cv2.resize(tile, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
                     else:
                         scale = 1.0
-                    faces += _detect_all(lm, tile, (x0, y0), scale)
+                    faces += lm.detect(tile, (x0, y0), scale)
                 faces = _dedupe(faces)
                 if faces:
                     break
@@ -189,10 +227,8 @@ def find_portrait_face(image: np.ndarray, name: str = "portrait") -> PortraitFac
             crop = image[by0:int(cy + side / 2), bx0:int(cx + side / 2)]
             scale = 512.0 / max(crop.shape[:2])
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-            refined = _detect_all(lm, crop, (bx0, by0), scale)
+            refined = lm.detect(crop, (bx0, by0), scale)
             if refined:
                 pts = refined[0].points
                 best = Landmarks(pts, (image.shape[1], image.shape[0]), refined[0].blendshapes, refined[0].pose)
         return PortraitFace(best, len(faces), method)
-    finally:
-        lm.close()

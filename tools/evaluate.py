@@ -118,21 +118,17 @@ class FaceLandmarks:
     """A fresh IMAGE-mode MediaPipe detector (no tracking between the images it is shown)."""
 
     def __enter__(self) -> "FaceLandmarks":
-        from ..realtime import landmarks
+        from ..realtime.landmarks import ImageFaces
 
-        self._lm = landmarks._create(video=False, num_faces=1)
-        self._mp_image = landmarks._mp_image
+        self._lm = ImageFaces(num_faces=1).open()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._lm.close()
 
     def __call__(self, bgr: np.ndarray) -> np.ndarray | None:
-        res = self._lm.detect(self._mp_image(bgr))
-        if not res.face_landmarks:
-            return None
-        h, w = bgr.shape[:2]
-        return np.array([(p.x * w, p.y * h) for p in res.face_landmarks[0]], np.float64)
+        face = self._lm.largest(bgr)
+        return None if face is None else face.xy.astype(np.float64)
 
 
 def read_frames(clip: Path, indices: set[int], last: int) -> dict[int, np.ndarray]:

@@ -55,12 +55,8 @@ def render(modules, clip: Clip, chunk: int = 8) -> np.ndarray:
 
 
 def _landmarks(detector, bgr: np.ndarray) -> np.ndarray | None:
-    from ..realtime.landmarks import _mp_image
-
-    res = detector.detect(_mp_image(bgr))
-    if not res.face_landmarks:
-        return None
-    return np.array([(p.x, p.y) for p in res.face_landmarks[0]], np.float64) * bgr.shape[1]
+    face = detector.largest(bgr)
+    return None if face is None else face.xy.astype(np.float64)
 
 
 def score(outs: np.ndarray, real: np.ndarray, detector=None, real_lms=None) -> dict[str, float]:
@@ -98,8 +94,8 @@ def evaluate(clips: list[Clip], methods: dict[str, object], out_dir: Path | None
 
     detector = None
     if landmarks:
-        from ..realtime.landmarks import _create
-        detector = _create(video=False, num_faces=1)
+        from ..realtime.landmarks import ImageFaces
+        detector = ImageFaces(num_faces=1).open()
     results: dict[str, dict] = {}
     try:
         for clip in clips:

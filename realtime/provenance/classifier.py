@@ -68,17 +68,15 @@ class FaceLocator:
     pipeline animates a portrait's largest face)."""
 
     def __init__(self) -> None:
-        from ..landmarks import _create
+        from ..landmarks import ImageFaces
 
-        self._lm = _create(video=False, num_faces=4, min_conf=0.4)
+        self._lm = ImageFaces(num_faces=4, min_conf=0.4).open()
 
     def locate(self, image: np.ndarray, context: float = CONTEXT) -> tuple[tuple[float, float], float] | None:
-        from ..landmarks import _detect_all
-
-        faces = _detect_all(self._lm, image)
-        if not faces:
+        face = self._lm.largest(image)
+        if face is None:
             return None
-        x0, y0, x1, y1 = max((f.box() for f in faces), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+        x0, y0, x1, y1 = face.box()
         return ((x0 + x1) / 2, (y0 + y1) / 2), context * max(x1 - x0, y1 - y0)
 
     def close(self) -> None:

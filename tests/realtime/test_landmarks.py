@@ -20,11 +20,38 @@ def test_live_stage_gives_points_only_and_extras_on_request():
     for lm in found:
         assert lm.points.shape == (478, 3) and lm.image_size == (512, 512)
         assert lm.blendshapes is None and lm.pose is None
-    full = L._create(video=False, num_faces=1, extras=True)
-    try:
-        res = full.detect(L._mp_image(frames[0]))
-    finally:
-        full.close()
-    lm = L._to_landmarks(res, 0, 512, 512)
+    with L.ImageFaces(num_faces=1, extras=True) as full:
+        lm = full.largest(frames[0])
     assert lm.blendshapes.shape == (52,) and lm.pose.shape == (4, 4)
     assert np.abs(lm.xy - found[0].xy).mean() < 3.0  # the same face, with or without the extras
+
+
+def test_a_portrait_comes_with_its_pose_and_blendshapes():
+    """The portrait check reads yaw, pitch and jawOpen: the portrait's analysis asks for them."""
+    from mimicam.realtime.imageio import load_image
+    from shared_data import PORTRAITS
+
+    face = L.find_portrait_face(load_image(need(PORTRAITS / "skimage_astronaut_eileen_collins.png")))
+    assert face.landmarks.pose.shape == (4, 4) and face.landmarks.blendshapes.shape == (52,)
+
+
+def test_stderr_is_only_redirected_from_the_main_thread():
+    import os
+    import sys
+    import threading
+
+    fd = sys.stderr.fileno()
+    before = os.fstat(fd).st_ino
+    seen = {}
+
+    def worker():
+        with L.quiet_native_stderr():
+            seen["inside"] = os.fstat(fd).st_ino
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["inside"] == before  # untouched from another thread
+    with L.quiet_native_stderr():
+        assert os.fstat(fd).st_ino != before or os.path.samefile(f"/proc/self/fd/{fd}", os.devnull)
+    assert os.fstat(fd).st_ino == before
