@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from .backend import GeneratorBackend
+from .files import env_int
 from .spec import ModelSpec
 
 
@@ -57,7 +58,7 @@ class OrtBackend(GeneratorBackend):
         ort = onnxruntime()
 
         enc_path, gen_path = ensure_graphs(self.config, self.weights)
-        threads = int(os.environ.get("MIMICAM_ORT_THREADS", "0")) or min(4, os.cpu_count() or 1)
+        threads = env_int("MIMICAM_ORT_THREADS", 0, 0, 256) or min(4, os.cpu_count() or 1)
         self._enc, self._gen = self._session(enc_path, threads), self._session(gen_path, threads)
         self._enc_in = self._buffers(self.encoder_spec, "in")
         cache = self._buffers(self.encoder_spec, "out")  # encoder outputs == generator cache inputs

@@ -81,7 +81,6 @@ class VideoFileSource(CaptureSource):
         self.path = Path(path)
         self._want_fps, self.paced = fps, paced
         self._cap = None
-        self.frame_count = 0
 
     def open(self) -> "VideoFileSource":
         if not self.path.is_file():
@@ -102,7 +101,6 @@ class VideoFileSource(CaptureSource):
         native = cap.get(cv2.CAP_PROP_FPS)
         self.native_fps = native if native and 1 <= native <= 240 else 30.0
         self.fps = self._want_fps or self.native_fps
-        self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._cap, self._t0, self._n = cap, None, 0
         return self
 

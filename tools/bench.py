@@ -10,7 +10,7 @@ Bench JSON (``--json OUT``), schema ``mimicam.bench/1``::
      "results": mimicam.stats/2, mode "live" (see mimicam.realtime.metrics) + "skipped_source_frames" (driving
                 frames no output answers, after warm-up), "errors", "notes", and where they apply
                 "glass_to_glass" {frames_written, frames_decoded, stamps_read, matched_source_index,
-                all_read, anchor, glass_to_glass_ms} and "device_time_ms" (GPU, by CUDA events),
+                all_read, anchor, glass_to_glass_ms},
      "resources": {process_cpu_percent, process_rss_mib, other_cpu_cores, warning, ...,
                    thread_cpu_percent: {thread name: % of one core over the measured frames}},
      "series": per-frame data for plots (see mimicam.tools.benchplot.bench_series)}
@@ -141,14 +141,13 @@ def run_bench(scenario: dict) -> dict:
         t0 = time.perf_counter()
         own = pipe.run()
         wall_s = time.perf_counter() - t0
-        device = device_time(pipe)
         replay_fps = None if isinstance(s["driving"], int) else getattr(pipe, "fps", None)
     if recorder.count <= s["warmup"]:
         raise InputError(f"no frames measured: the run gave {recorder.count} frames, all inside the warm-up "
                          f"of {s['warmup']}", "use a longer clip, --frames or a smaller --warmup")
     resources = sampler.summary()
     resources["thread_cpu_percent"] = threads.percent()
-    doc = make_document(s, recorder, machine, resources, wall_s, device, replay_fps)
+    doc = make_document(s, recorder, machine, resources, wall_s, replay_fps)
     doc["results"]["errors"] = own.get("errors", {})
     doc["results"]["notes"] = own.get("notes", [])
     return doc
@@ -200,15 +199,13 @@ class ThreadCpu:
 
 
 def make_document(scenario: dict, recorder: MetricsRecorder, machine: dict, resources: dict,
-                  wall_s: float | None = None, device: dict | None = None, replay_fps: float | None = None) -> dict:
+                  wall_s: float | None = None, replay_fps: float | None = None) -> dict:
     """The bench document of a finished run (glass-to-glass read back here when the scenario asks;
     ``replay_fps``: the rate a clip was replayed at, which anchors glass-to-glass to the replay schedule)."""
     from .benchplot import bench_series
 
     warmup = scenario["warmup"]
     results = recorder.summary(warmup=warmup, wall_s=wall_s)
-    if device is not None:
-        results["device_time_ms"] = device
     series = bench_series(recorder, warmup)
     results["skipped_source_frames"] = sum(n for _, n in series["skipped"])
     if scenario["glass"]:
@@ -217,17 +214,6 @@ def make_document(scenario: dict, recorder: MetricsRecorder, machine: dict, reso
     return {"schema": SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": machine, "scenario": scenario, "results": results, "resources": resources,
             "series": series}
-
-
-def device_time(pipe: object) -> dict | None:
-    """GPU time per frame by CUDA events, where the generator backend exposes ``device_time_ms``."""
-    backend = getattr(pipe, "backend", None)
-    dt = getattr(backend, "device_time_ms", None)
-    if callable(dt):
-        dt = dt()
-    if dt is None:
-        return None
-    return dict(dt) if isinstance(dt, dict) else latency_stats(np.asarray(dt, np.float64))
 
 
 def glass_readback(video: Path, recorder: MetricsRecorder, warmup: int,

@@ -39,8 +39,6 @@ def format_table(doc: dict) -> str:
     rows = [(name, r["stages"][name]) for name in STAGES] + [("capture -> sink", r["capture_to_sink_ms"])]
     if "glass_to_glass" in r:
         rows.append(("glass -> glass", r["glass_to_glass"]["glass_to_glass_ms"]))
-    if "device_time_ms" in r:
-        rows.append(("generator (GPU)", r["device_time_ms"]))
     for name, st in rows:
         lines.append(f"{name:<20}" + "".join(_fmt(st.get(k)) for k in STAT_FIELDS))
     c2s = r["capture_to_sink_ms"]["mean"]

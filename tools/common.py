@@ -56,6 +56,13 @@ def format_summary(summary: dict) -> str:
         lines.append("stages p50 ms: " + "  ".join(f"{n} {v['p50']:.1f}" for n, v in stages.items() if v.get("p50")))
     for name, count in (summary.get("errors") or {}).items():
         lines.append(f"errors in {name}: {count} (slates sent instead)")
+    health = summary.get("health") or {}
+    if health.get("generator_stalls"):
+        lines.append(f"generator stalls: {health['generator_stalls']} (the generator took too long; slates sent)")
+    if health.get("mark_badge_failures"):
+        lines.append(f"marking/badging failures: {health['mark_badge_failures']} (slates sent instead)")
+    if health.get("detector_error"):
+        lines.append(f"the provenance detector stopped: {health['detector_error']} (the badge stays 'SYNTHETIC')")
     for note in summary.get("notes") or []:
         lines.append(f"note: {note}")
     return "\n".join(lines)

@@ -86,3 +86,19 @@ def test_doctor_gpu_section_explains_each_failure():
             assert c.fix, c.name
     if _gpu.driver_info().error:
         assert "no NVIDIA GPU present" in checks[0].line()
+
+
+def test_bad_environment_values_are_a_clear_error(monkeypatch):
+    from mimicam.engines.errors import InputError
+    from mimicam.engines.files import env_int
+
+    monkeypatch.setenv("MIMICAM_ORT_THREADS", "four")
+    with pytest.raises(InputError, match="MIMICAM_ORT_THREADS='four' is not a whole number"):
+        env_int("MIMICAM_ORT_THREADS", 0, 0, 256)
+    monkeypatch.setenv("MIMICAM_ORT_THREADS", "999")
+    with pytest.raises(InputError, match="out of range"):
+        env_int("MIMICAM_ORT_THREADS", 0, 0, 256)
+    monkeypatch.setenv("MIMICAM_ORT_THREADS", " 2 ")
+    assert env_int("MIMICAM_ORT_THREADS", 0, 0, 256) == 2
+    monkeypatch.delenv("MIMICAM_ORT_THREADS")
+    assert env_int("MIMICAM_ORT_THREADS", 7) == 7
