@@ -12,9 +12,9 @@ import numpy as np
 
 from .errors import CameraError, InputError
 from .mailbox import Mailbox
+from .media import IMAGE_EXTS, is_image
 from .types import Frame
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 class CaptureSource(ABC):
@@ -128,7 +128,7 @@ class ImageFolderSource(CaptureSource):
         self.path, self.fps, self.paced = Path(path), fps, paced
 
     def open(self) -> "ImageFolderSource":
-        files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTS) if self.path.is_dir() else []
+        files = sorted(p for p in self.path.iterdir() if is_image(p)) if self.path.is_dir() else []
         if not files:
             raise InputError(f"folder {self.path} has no images", f"put {', '.join(sorted(IMAGE_EXTS))} files in it")
         self._files, self._i, self._t0 = files, 0, None

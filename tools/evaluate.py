@@ -30,7 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
+from ..realtime.media import video_frames, videos_in
+
 SSIM_C1, SSIM_C2, SSIM_SIGMA = 0.01 ** 2, 0.03 ** 2, 1.5
 TILE = 224  # contact sheet tile side, pixels
 SHEET_MAX_BYTES = 300_000
@@ -133,18 +134,8 @@ class FaceLandmarks:
 
 def read_frames(clip: Path, indices: set[int], last: int) -> dict[int, np.ndarray]:
     """The clip's frames whose index is in ``indices`` (decoding stops after ``last``)."""
-    cap = cv2.VideoCapture(str(clip))
-    frames: dict[int, np.ndarray] = {}
-    try:
-        for i in range(last + 1):
-            ok, img = cap.read()
-            if not ok:
-                break
-            if i in indices:
-                frames[i] = img
-    finally:
-        cap.release()
-    return frames
+    wanted = sorted(i for i in indices if i <= last)
+    return dict(zip(wanted, video_frames(clip, keep=set(wanted))))
 
 
 def render_self(clip: Path, first: np.ndarray, indices: set[int], max_frames: int, backend: str = "ort",
@@ -296,7 +287,7 @@ def write_sheet(path: Path, rows: list[tuple[int, np.ndarray, np.ndarray, np.nda
 def find_clips(items: list[Path]) -> list[Path]:
     clips: list[Path] = []
     for p in items:
-        clips += sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_EXTS) if p.is_dir() else [p]
+        clips += videos_in(p) if p.is_dir() else [p]
     return clips
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-
 from torch import nn
 
+from ..realtime.media import video_frames
 from ..realtime.provenance.classifier import CARD_PATH, CONTEXT, INPUT, WEIGHTS_PATH, FaceLocator, face_crop
 
 DATA = Path("/work/shared/data")
@@ -117,17 +117,8 @@ def generated_frames(portrait: Path, clip: Path, n: int) -> list[np.ndarray]:
 def real_frames(clip: Path, n: int) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(clip))
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or n
-    want = set(np.linspace(0, total - 1, n).astype(int).tolist())
-    frames, i = [], 0
-    while len(frames) < len(want):
-        ok = cap.grab()
-        if not ok:
-            break
-        if i in want:
-            frames.append(cap.retrieve()[1])
-        i += 1
     cap.release()
-    return frames
+    return list(video_frames(clip, keep=set(np.linspace(0, total - 1, n).astype(int).tolist())))
 
 
 def make_data(root: Path, data: Path, n: int) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+from ..realtime.media import video_fps, video_frames, videos_in
+
 CACHE_VERSION = 1
 
 
@@ -40,7 +41,7 @@ def list_videos(folder: Path) -> list[Path]:
     if not folder.is_dir():
         from ..realtime.errors import InputError
         raise InputError(f"data folder {folder} does not exist", "pass --data DIR with talking-head videos")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS)
+    return videos_in(folder)
 
 
 def _digest(path: Path) -> str:
@@ -52,18 +53,8 @@ def _digest(path: Path) -> str:
 
 
 def _read_frames(path: Path, count: int) -> tuple[list[np.ndarray], list[int], float]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    frames = []
-    ok = True
-    while ok:  # decode all (frame counts in headers are unreliable), keep a subsample afterwards
-        ok, f = cap.read()
-        if ok:
-            frames.append(f)
-    cap.release()
+    frames = list(video_frames(path))  # all (frame counts in headers are unreliable), subsampled below
+    fps = video_fps(path, 25.0)
     total = len(frames)
     keep = np.unique(np.linspace(0, total - 1, min(count, total)).round().astype(int)) if total else []
     return [frames[i] for i in keep], [int(i) for i in keep], float(fps)
