@@ -25,7 +25,7 @@ from ..engines.config import GeneratorConfig
 from ..engines.model import build_modules
 from ..engines.weights import load_weights
 from .train_data import Clip
-from .train_generator import ssim
+from .evaluate import l1, landmark_distance, ssim
 
 
 def load_method(cfg: GeneratorConfig, weights: Path | None):
@@ -60,9 +60,10 @@ def _landmarks(detector, bgr: np.ndarray) -> np.ndarray | None:
 
 
 def score(outs: np.ndarray, real: np.ndarray, detector=None, real_lms=None) -> dict[str, float]:
-    a = torch.from_numpy(outs.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
-    b = torch.from_numpy(real.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
-    got = {"l1": float((a - b).abs().mean()), "ssim": float(ssim(a, b).mean())}
+    """Mean L1 and luma SSIM over the frames (the definitions of ``mimicam evaluate``), and the mean landmark
+    distance in face sizes where both have a face."""
+    got = {"l1": float(np.mean([l1(o, r) for o, r in zip(outs, real)])),
+           "ssim": float(np.mean([ssim(o, r) for o, r in zip(outs, real)]))}
     if detector is not None:
         dists, missing = [], 0
         for img, ref in zip(outs, real_lms):
@@ -72,8 +73,7 @@ def score(outs: np.ndarray, real: np.ndarray, detector=None, real_lms=None) -> d
             if lm is None:
                 missing += 1
                 continue
-            (x0, y0), (x1, y1) = ref.min(0), ref.max(0)
-            dists.append(float(np.linalg.norm(lm - ref, axis=1).mean() / np.sqrt((x1 - x0) * (y1 - y0))))
+            dists.append(landmark_distance(lm, ref))
         got["landmark"] = float(np.mean(dists)) if dists else float("nan")
         got["no_face"] = missing
     return got
