@@ -129,3 +129,16 @@ def test_run_prints_each_row_once_and_explains_the_bar(tmp_path, monkeypatch, ca
     out = capsys.readouterr().out
     assert out.count("a.mp4") == 1 and out.count("b.mp4") == 1 and out.count("lmk st/ours") == 1
     assert "+++" in out and "bar: one sign per test of the quality bar, + passed, - failed" in out
+
+
+def test_selfeval_scores_with_the_same_definitions():
+    from mimicam.tools import evaluate as E
+    from mimicam.tools.selfeval import score
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    got = score(a, b)
+    assert got["l1"] == pytest.approx(np.mean([E.l1(x, y) for x, y in zip(a, b)]))
+    assert got["ssim"] == pytest.approx(np.mean([E.ssim(x, y) for x, y in zip(a, b)]))
+    assert score(a, a) == {"l1": 0.0, "ssim": 1.0}
