@@ -23,6 +23,15 @@ from .errors import NoFaceError
 from .types import Landmarks
 
 
+# Portrait analysis (find_portrait_face): MediaPipe's detector misses faces that are small in the frame, so
+PORTRAIT_MAX_FACES, PORTRAIT_MIN_CONF = 8, 0.4   # look for up to 8 faces, a little less strictly than live
+TILE_GRIDS = (2, 3)          # then split the image into 2x2, then 3x3 tiles that overlap by half
+TILE_SIDE_PX = 640.0         # and upscale each tile to about this side (where it is smaller)
+REFINE_CONTEXT = 1.8         # the face found in a tile is measured again on a crop this many face sides wide
+REFINE_SIDE_PX = 512.0       # upscaled to this side
+SAME_FACE = 0.3              # two detections closer than this many face sides are the same face
+
+
 def _mp():
     os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe as mp
@@ -181,7 +190,7 @@ def _dedupe(faces: list[Landmarks]) -> list[Landmarks]:
     kept: list[Landmarks] = []
     for f in sorted(faces, key=_area, reverse=True):
         c = f.xy.mean(0)
-        if all(np.linalg.norm(c - k.xy.mean(0)) > 0.3 * np.sqrt(_area(k)) for k in kept):
+        if all(np.linalg.norm(c - k.xy.mean(0)) > SAME_FACE * np.sqrt(_area(k)) for k in kept):
             kept.append(f)
     return kept
 
@@ -196,16 +205,16 @@ def _tiles(w: int, h: int, n: int) -> list[tuple[int, int, int, int]]:
 def find_portrait_face(image: np.ndarray, name: str = "portrait") -> PortraitFace:
     """Largest face of a portrait, with its blendshapes and head pose (the portrait check reads them; once
     per portrait, so they cost nothing per frame). Looks at the whole image, then at upscaled tiles."""
-    with ImageFaces(num_faces=8, min_conf=0.4, extras=True) as lm:
+    with ImageFaces(num_faces=PORTRAIT_MAX_FACES, min_conf=PORTRAIT_MIN_CONF, extras=True) as lm:
         faces = lm.detect(image)
         method = "whole image"
         if not faces:
             method = "upscaled tiles"
             h, w = image.shape[:2]
-            for n in (2, 3):
+            for n in TILE_GRIDS:
                 for x0, y0, x1, y1 in _tiles(w, h, n):
                     tile = image[y0:y1, x0:x1]
-                    scale = 640.0 / max(tile.shape[:2])
+                    scale = TILE_SIDE_PX / max(tile.shape[:2])
                     if scale > 1.0:
                         tile = cv2.resize(tile, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
                     else:
@@ -221,11 +230,11 @@ def find_portrait_face(image: np.ndarray, name: str = "portrait") -> PortraitFac
         best = faces[0]
         if method != "whole image":  # refine the chosen face on an upscaled crop around it
             x0, y0, x1, y1 = best.box()
-            side = 1.8 * max(x1 - x0, y1 - y0)
+            side = REFINE_CONTEXT * max(x1 - x0, y1 - y0)
             cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
             bx0, by0 = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
             crop = image[by0:int(cy + side / 2), bx0:int(cx + side / 2)]
-            scale = 512.0 / max(crop.shape[:2])
+            scale = REFINE_SIDE_PX / max(crop.shape[:2])
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
             refined = lm.detect(crop, (bx0, by0), scale)
             if refined:
