@@ -12,6 +12,7 @@ import numpy as np
 from ..engines.layout import KEYPOINTS, NUM_KP
 from ..engines.template import face_template
 from .filters import OneEuro
+from .neutral import NeutralScore
 from .types import Landmarks, Motion
 
 SHRINK = 0.15  # ridge toward the head Jacobian, as a share of each neighbourhood's spread
@@ -80,19 +81,35 @@ class CropBox:
         return (jac * (2.0 / self.side)).astype(np.float32)
 
 
+CALIBRATIONS = ("neutral", "first", "steady")
+NEUTRAL_MARGIN = 0.02  # template units: a frame must be this much more neutral to replace the reference
+
+
 class MotionTransfer:
     """Driving landmarks -> portrait motion. Stateful per driving session (calibration, filter, hold).
+
+    Calibration (the driving frame that maps onto the portrait at rest):
+    - ``neutral`` (default): the most neutral frame (mouth closed, eyes open, frontal: ``NeutralScore``) of
+      the first ``neutral_s`` seconds. The first frame is the reference at once, so output starts with the
+      driver; a clearly more neutral frame in the window replaces it. A driver who starts mid-word is
+      re-referenced as soon as the mouth closes, instead of carrying the open mouth through the whole run;
+    - ``first``: the first frame with a face;
+    - ``steady``: the first frame of ``steady_frames`` still ones (or after ``max_wait`` frames).
 
     The One-Euro filter smooths a still face (1.5 Hz) but opens up as soon as the face moves (beta 300):
     lag in expressions costs more (mouth and lids behind the driver) than the sub-pixel jitter it removes."""
 
-    def __init__(self, source: Motion, calibrate: str = "steady", steady_frames: int = 5,
-                 steady_tol: float = 0.012, max_wait: int = 45, ease_s: float = 0.6,
+    def __init__(self, source: Motion, calibrate: str = "neutral", steady_frames: int = 5,
+                 steady_tol: float = 0.012, max_wait: int = 45, neutral_s: float = 2.0, ease_s: float = 0.6,
                  min_cutoff: float = 1.5, beta: float = 300.0) -> None:
-        if calibrate not in ("first", "steady"):
-            raise ValueError(f"calibrate: expected 'first' or 'steady', got {calibrate!r}")
+        if calibrate not in CALIBRATIONS:
+            raise ValueError(f"calibrate: expected one of {', '.join(CALIBRATIONS)}, got {calibrate!r}")
         self.source = source
         self.mode, self.steady_frames, self.steady_tol, self.max_wait = calibrate, steady_frames, steady_tol, max_wait
+        self.neutral_s = neutral_s
+        self.neutral = NeutralScore()
+        self._best = math.inf  # neutral mode: score of the current reference
+        self._t_first: float | None = None  # neutral mode: time of the first calibration frame
         self.ease_s = ease_s
         self.fitter = KeypointFitter()
         self.filter = OneEuro(NUM_KP * 6, min_cutoff=min_cutoff, beta=beta)
@@ -107,12 +124,33 @@ class MotionTransfer:
     def calibrated(self) -> bool:
         return self._ref is not None
 
+    @property
+    def settled(self) -> bool:
+        """True once the reference can no longer change (neutral mode: after its window)."""
+        return self._ref is not None and self._t_first is None
+
     def recalibrate(self) -> None:
-        """Forget the calibration; the next steady frames (or the next frame, in 'first' mode) set it."""
+        """Forget the calibration; the next frames set it again (as at the start, per the mode)."""
         self._ref = None
         self._history.clear()
         self._seen = 0
+        self._best, self._t_first = math.inf, None
         self.filter.reset()
+
+    def _set_ref(self, kp: np.ndarray, jac: np.ndarray) -> None:
+        s = head_scale(self.source.jac) / head_scale(jac)  # FOMM's scale adaptation
+        self._ref = (kp, np.linalg.inv(jac.astype(np.float64)).astype(np.float32), s)
+
+    def _try_neutral(self, xy: np.ndarray, kp: np.ndarray, jac: np.ndarray, t_s: float) -> None:
+        """Neutral mode, inside the window: keep the most neutral frame so far as the reference."""
+        if self._ref is None:
+            self._t_first = t_s
+        score = self.neutral.score(xy, kp[0], jac[0])
+        if self._ref is None or score < self._best - NEUTRAL_MARGIN:
+            self._best = score
+            self._set_ref(kp, jac)
+        if t_s - self._t_first >= self.neutral_s:
+            self._t_first = None  # settled
 
     def _try_calibrate(self, kp: np.ndarray, jac: np.ndarray) -> None:
         self._seen += 1
@@ -121,8 +159,7 @@ class MotionTransfer:
         steady = len(self._history) == self.steady_frames and float(
             np.ptp(np.stack(self._history), axis=0).max()) < self.steady_tol
         if self.mode == "first" or steady or self._seen >= self.max_wait:
-            s = head_scale(self.source.jac) / head_scale(jac)  # FOMM's scale adaptation
-            self._ref = (kp, np.linalg.inv(jac.astype(np.float64)).astype(np.float32), s)
+            self._set_ref(kp, jac)
 
     def update(self, lm: Landmarks | None, t_s: float) -> Motion:
         """One driving frame (or None: no face) at time t_s -> the portrait's motion for this frame."""
@@ -130,7 +167,9 @@ class MotionTransfer:
         self._t_last = t_s
         if lm is not None:
             kp, jac = self.fitter.fit(lm.xy)  # driver pixels
-            if self._ref is None:
+            if self.mode == "neutral" and (self._ref is None or self._t_first is not None):
+                self._try_neutral(lm.xy, kp, jac, t_s)
+            elif self._ref is None:
                 self._try_calibrate(kp, jac)
             if self._ref is not None:
                 kp0, jac0_inv, s = self._ref

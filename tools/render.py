@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..realtime.motion import CALIBRATIONS
 from .common import add_model_args, format_summary
 
 
@@ -15,15 +16,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--driving", required=True, type=Path, help="driving video (or a folder of frames)")
     p.add_argument("--out", required=True, type=Path, help="output video (.mp4)")
     p.add_argument("--json", type=Path, metavar="STATS.json", help="write frame/latency statistics as JSON")
-    p.add_argument("--calibrate", choices=("first", "steady"), default="first",
-                   help="reference frame of the driving video (default: its first frame)")
+    p.add_argument("--calibrate", choices=CALIBRATIONS, default="neutral",
+                   help="reference frame of the driving video: the most neutral of its first 2 s (default), "
+                        "its first frame, or its first steady one")
     add_model_args(p)
     p.set_defaults(func=run)
     return p
 
 
 def render(source: Path, driving: Path, out: Path, backend: str = "auto", config: str = "lite",
-           weights: Path | None = None, calibrate: str = "first", json_path: Path | None = None) -> dict:
+           weights: Path | None = None, calibrate: str = "neutral", json_path: Path | None = None) -> dict:
     from ..realtime.errors import InputError
     from ..realtime.pipeline import Pipeline, PipelineOptions
 
