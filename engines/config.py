@@ -27,7 +27,6 @@ class GeneratorConfig:
     head_half_width: float = 1.15  # face oval: 0.85
     head_up: float = 1.77  # hair above the forehead moves with the head
     head_down: float = 1.25
-    head_edge: float = 0.10  # softness of the head / background transition
 
 
 CONFIGS: dict[str, GeneratorConfig] = {
