@@ -51,7 +51,9 @@ EYE_HALF_WIDTH = 0.17  # template units (corners at about +-0.16 from the eye ce
 # neck stretches or shortens smoothly when the head moves up or down (at least NECK_MIN long).
 CHIN_AT, SHOULDERS_AT, NECK_MIN = 1.08, 1.45, 0.5
 JAW_HALF_WIDTH, NECK_HALF_WIDTH, NECK_EDGE = 0.85, 0.6, 0.12  # the column narrows from the jaw to the neck
-HAIR_EDGE, NECK_EDGE_LOW = 0.2, 0.08  # width of the head region's edge over the hair and below the jaw
+# width of the head region's edge: over the hair on top, at the sides (in a close-up the sides are the
+# background, which must not bend or zoom with the head), and below the jaw
+HAIR_EDGE, SIDE_EDGE, NECK_EDGE_LOW = 0.2, 0.08, 0.08
 JAW_LINE = 0.75  # below this, what the head uncovers is neck (stretched), not background shifted along the head
 
 
@@ -139,11 +141,13 @@ class FirstOrderPrior(nn.Module):
     def _region(self, u: torch.Tensor) -> torch.Tensor:
         """Soft head region (1 inside, 0 outside) of template-frame points u (B,H,W,2). The edge is a
         smoothstep from radius ``1 - 2.5 w`` to ``1 + 2.5 w`` (compact: nothing beyond it moves with the
-        head). Its width w is wide over the hair (top and sides: ``HAIR_EDGE``), so hair beyond the region is
-        stretched with the head rather than cut, and narrow below the jaw (``NECK_EDGE_LOW``), where the neck
+        head). Its width w is wide over the hair on top (``HAIR_EDGE``), so hair beyond the region is stretched
+        with the head rather than cut, narrower at the sides (``SIDE_EDGE``) and narrow below the jaw (``NECK_EDGE_LOW``), where the neck
         takes over and the body must stay still."""
+        up = (-u[..., 1] / (torch.linalg.vector_norm(u, dim=-1) + EPS)).clamp(0.0, 1.0)  # 1 straight up
         low = (u[..., 1] / JAW_LINE).clamp(0.0, 1.0)
-        width = HAIR_EDGE + (NECK_EDGE_LOW - HAIR_EDGE) * low * low * (3.0 - 2.0 * low)
+        width = SIDE_EDGE + (HAIR_EDGE - SIDE_EDGE) * up
+        width = width + (NECK_EDGE_LOW - width) * low * low * (3.0 - 2.0 * low)
         x = ((1.0 - self._radius(u)) / (5.0 * width) + 0.5).clamp(0.0, 1.0)
         return x * x * (3.0 - 2.0 * x)
 
