@@ -17,6 +17,9 @@ N*S frames and scores every S-th one (frame 0 excluded: it is the portrait). Wri
 (``OUT/<clip>.png``: real | static | ours on the frames of largest motion, cropped around the face).
 
     python -m mimicam.tools.evaluate --clips /work/shared/data/driving --out out/eval --frames 150 --stride 2
+
+With ``--portraits``, the cross-identity mode instead (``crosseval.py``): every portrait x every clip, scored on
+pose, mouth, blink, sharpness and background drift against the driver (``OUT/cross.json``).
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import cv2
 import numpy as np
 
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 SSIM_C1, SSIM_C2, SSIM_SIGMA = 0.01 ** 2, 0.03 ** 2, 1.5
 TILE = 224  # contact sheet tile side, pixels
 SHEET_MAX_BYTES = 300_000
@@ -321,6 +325,11 @@ def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="ort", help="generator backend (default ort)")
     p.add_argument("--sheet-kb", type=int, default=SHEET_MAX_BYTES // 1000,
                    help="contact sheets are shrunk until their PNG is under this size (default 300)")
+    p.add_argument("--portraits", nargs="+", type=Path,
+                   help="cross-identity mode: animate these portraits (files or folders) with every clip, "
+                        "and score pose, mouth, blink, sharpness and background drift (OUT/cross.json)")
+    p.add_argument("--calibrate", default="neutral", choices=("neutral", "first", "steady"),
+                   help="cross-identity mode: the driver's reference frame (default neutral)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -337,6 +346,8 @@ def run(args: argparse.Namespace) -> int:
     clips = find_clips(args.clips)
     if not clips:
         raise InputError(f"no video clips in {' '.join(map(str, args.clips))}", "give .mp4 files or folders of them")
+    if args.portraits:
+        return run_cross(args, clips)
     results = []
     for clip in clips:
         results.append(evaluate_clip(clip, args.out, args.frames, args.stride, backend=args.backend,
@@ -350,6 +361,26 @@ def run(args: argparse.Namespace) -> int:
            "clips": [r.to_json() for r in results]}
     (args.out / "evaluate.json").write_text(json.dumps(doc, indent=2))
     print(format_table(results))
+    return 0
+
+
+def run_cross(args: argparse.Namespace, clips: list[Path]) -> int:
+    from ..realtime.errors import InputError
+    from . import crosseval
+
+    portraits = [q for p in args.portraits for q in (sorted(x for x in p.iterdir() if x.suffix.lower() in IMAGE_EXTS)
+                                                     if p.is_dir() else [p])]
+    if not portraits:
+        raise InputError(f"no images in {' '.join(map(str, args.portraits))}", "give image files or folders of them")
+    print(crosseval.HEADER, flush=True)
+    results = crosseval.evaluate_cross(portraits, clips, args.out, args.frames, args.calibrate, args.backend,
+                                       progress=lambda row: print(row, flush=True))
+    doc = crosseval.to_json(results, args.frames, args.calibrate)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "cross.json").write_text(json.dumps(doc, indent=2))
+    for key, v in doc["summary"].items():
+        print(f"{key:12s} median {v['median'] if v['median'] is None else round(v['median'], 3)!s:>7s}   "
+              f"{v['meet_target']}/{v['pairs']} pairs meet {v['target']}")
     return 0
 
 
