@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import GeneratorConfig
-from .layout import KP_INDEX, SIGMAS
+from .layout import GAP_BASE, GAP_SLOPE, KP_INDEX, SIGMAS
 
 EPS = 1e-6
 TEETH_BGR = (0.80, 0.84, 0.86)
@@ -41,10 +41,6 @@ PASTE_MIN_PX = 0.5  # displacement (pixels of the generated crop) above which th
 LOCAL_SHARPNESS = 4.0  # exponent of the competition between overlapping local keypoints
 BG_SHIFT = 1.4  # uncovered background is sampled this far along the head motion (past the old head's soft edge)
 BG_UNCOVER_GAIN = 2.0
-# Distance of the upper- and lower-lid keypoints (template units) = GAP_SLOPE * eye opening + GAP_BASE, fitted
-# on lp_d9 / lp_d10 (MediaPipe landmarks 159-145 and 386-374 as the opening); the lid keypoints are means of
-# neighbourhoods that include the eye corners and creases, so they move only about half as far as the lids.
-GAP_SLOPE, GAP_BASE = 0.567, 0.053
 EYE_HALF_WIDTH = 0.17  # template units (corners at about +-0.16 from the eye centre)
 # The neck (template units of the portrait's head frame): below the driven chin, the head motion fades out
 # through a column of NECK_HALF_WIDTH to the identity at SHOULDERS_AT, so the body stays still and the

@@ -9,13 +9,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engines.layout import KEYPOINTS, NUM_KP
+from ..engines.layout import GAP_BASE, GAP_SLOPE, KEYPOINTS, KP_INDEX, NUM_KP
 from ..engines.template import face_template
 from .filters import OneEuro
 from .neutral import NeutralScore
 from .types import Landmarks, Motion
 
 SHRINK = 0.15  # ridge toward the head Jacobian, as a share of each neighbourhood's spread
+LIDS = ((KP_INDEX["r_upper_lid"], KP_INDEX["r_lower_lid"]), (KP_INDEX["l_upper_lid"], KP_INDEX["l_lower_lid"]))
+LID_LANDMARKS = ((159, 145), (386, 374))  # MediaPipe: upper and lower lid centre, right and left eye
+EYE_CLOSED = 0.02  # template units: an eye this little open is closed (lid landmarks never quite meet)
+MAX_EYE_RATIO = 1.3  # a driver opening the eyes wider than at calibration opens the portrait's at most this much
 
 
 class KeypointFitter:
@@ -118,6 +122,7 @@ class MotionTransfer:
         self._history: list[np.ndarray] = []
         self._seen = 0
         self._ref: tuple[np.ndarray, np.ndarray, float] | None = None  # driver kp0, inv(jac0), scale
+        self._ref_eyes = np.zeros(2)  # the driver's eye openings at calibration
         self._t_last: float | None = None
 
     @property
@@ -137,9 +142,10 @@ class MotionTransfer:
         self._best, self._t_first = math.inf, None
         self.filter.reset()
 
-    def _set_ref(self, kp: np.ndarray, jac: np.ndarray) -> None:
+    def _set_ref(self, xy: np.ndarray, kp: np.ndarray, jac: np.ndarray) -> None:
         s = head_scale(self.source.jac) / head_scale(jac)  # FOMM's scale adaptation
         self._ref = (kp, np.linalg.inv(jac.astype(np.float64)).astype(np.float32), s)
+        self._ref_eyes = eye_openings(xy, head_scale(jac))
 
     def _try_neutral(self, xy: np.ndarray, kp: np.ndarray, jac: np.ndarray, t_s: float) -> None:
         """Neutral mode, inside the window: keep the most neutral frame so far as the reference."""
@@ -148,18 +154,18 @@ class MotionTransfer:
         score = self.neutral.score(xy, kp[0], jac[0])
         if self._ref is None or score < self._best - NEUTRAL_MARGIN:
             self._best = score
-            self._set_ref(kp, jac)
+            self._set_ref(xy, kp, jac)
         if t_s - self._t_first >= self.neutral_s:
             self._t_first = None  # settled
 
-    def _try_calibrate(self, kp: np.ndarray, jac: np.ndarray) -> None:
+    def _try_calibrate(self, xy: np.ndarray, kp: np.ndarray, jac: np.ndarray) -> None:
         self._seen += 1
         self._history.append(kp.ravel() / head_scale(jac))  # steadiness in face-size units
         self._history = self._history[-self.steady_frames:]
         steady = len(self._history) == self.steady_frames and float(
             np.ptp(np.stack(self._history), axis=0).max()) < self.steady_tol
         if self.mode == "first" or steady or self._seen >= self.max_wait:
-            self._set_ref(kp, jac)
+            self._set_ref(xy, kp, jac)
 
     def update(self, lm: Landmarks | None, t_s: float) -> Motion:
         """One driving frame (or None: no face) at time t_s -> the portrait's motion for this frame."""
@@ -170,11 +176,12 @@ class MotionTransfer:
             if self.mode == "neutral" and (self._ref is None or self._t_first is not None):
                 self._try_neutral(lm.xy, kp, jac, t_s)
             elif self._ref is None:
-                self._try_calibrate(kp, jac)
+                self._try_calibrate(lm.xy, kp, jac)
             if self._ref is not None:
                 kp0, jac0_inv, s = self._ref
                 new_kp = self.source.kp + (kp - kp0) * s
                 new_jac = np.einsum("kij,kjl,klm->kim", jac, jac0_inv, self.source.jac)
+                self._eyes_as_ratios(new_kp, new_jac, eye_openings(lm.xy, head_scale(jac)))
                 target = np.concatenate([new_kp.ravel(), new_jac.ravel()])
                 self._cur[:] = self.filter(target, t_s)
                 return self._motion(self._cur)
@@ -185,11 +192,41 @@ class MotionTransfer:
             self.filter.reset()
         return self._motion(self._cur)
 
+    def _eyes_as_ratios(self, new_kp: np.ndarray, new_jac: np.ndarray, eyes: np.ndarray) -> None:
+        """The eyes open and close by the driver's ratio (opening now / at calibration), not by the driver's
+        lid displacement: a driver with narrow eyes who closes them fully then closes a wide-eyed portrait's
+        fully too (relative motion left it half open). Lid keypoints are moved apart or together about their
+        midpoint, in place. The driver's openings are read from its lid landmarks (``eyes``, now; at
+        calibration); the portrait's from its lid-keypoint gap (``GAP_SLOPE``, ``GAP_BASE``)."""
+        s_s, s_new = head_scale(self.source.jac), head_scale(new_jac)
+        rel = new_jac[0] @ np.linalg.inv(self.source.jac[0])  # the head's motion, portrait frame
+        for (up, lo), o_d, o_d0 in zip(LIDS, eyes, self._ref_eyes):
+            v_s = self.source.kp[lo] - self.source.kp[up]
+            o_s = _opening(v_s, s_s)
+            if o_d0 <= 2 * EYE_CLOSED or o_s <= EYE_CLOSED:
+                continue  # closed at calibration, or a closed-eyed portrait: keep the relative motion
+            q = min(max(o_d - EYE_CLOSED, 0.0) / (o_d0 - EYE_CLOSED), MAX_EYE_RATIO)
+            gap = (q * o_s * GAP_SLOPE + GAP_BASE) * s_new  # keypoint gap in the output
+            d = rel @ v_s
+            d = d / max(float(np.linalg.norm(d)), 1e-9) * gap
+            mid = 0.5 * (new_kp[up] + new_kp[lo])
+            new_kp[up], new_kp[lo] = mid - 0.5 * d, mid + 0.5 * d
+
     def _motion(self, flat: np.ndarray) -> Motion:
         k = NUM_KP
         kp = flat[: k * 2].reshape(k, 2).astype(np.float32)
         jac = _clamp_jacobians(flat[k * 2:].reshape(k, 2, 2), self.source.jac)
         return Motion(kp, jac)
+
+
+def eye_openings(xy: np.ndarray, scale: float) -> np.ndarray:
+    """(2,) right and left eye openings (template units) from the lid landmarks of a face."""
+    return np.array([np.linalg.norm(xy[a] - xy[b]) for a, b in LID_LANDMARKS], np.float64) / scale
+
+
+def _opening(v: np.ndarray, scale: float) -> float:
+    """Eye opening (template units) from the vector between the lid keypoints and the head scale."""
+    return max((float(np.linalg.norm(v)) / scale - GAP_BASE) / GAP_SLOPE, 0.0)
 
 
 def _clamp_jacobians(jac: np.ndarray, ref: np.ndarray, lo: float = 0.25, hi: float = 3.0) -> np.ndarray:

@@ -15,6 +15,7 @@ Per pair (driver frame i against output frame i):
   face size away from the portrait's face box (None when the face fills the frame);
 - ``no_face``: output frames where the detector finds no face (left out of the correlations).
 
+Faces are read near the animated face (in a group photo, the largest, found as the pipeline finds it).
 Correlations of a driver series with no variation (std < 1e-3) are None. Writes ``OUT/cross.json`` and one
 contact sheet per pair (``OUT/<portrait>__<driver>.png``: driver | ours on four late frames).
 """
@@ -131,13 +132,25 @@ def _mean(xs: list[float | None]) -> float | None:
     return float(np.mean(xs)) if xs else None
 
 
-def score_pair(portrait: str, driver: str, portrait_img: np.ndarray, drv: list[FaceReading | None],
-               ours: list[np.ndarray], read: FaceReader) -> tuple[PairResult, list[FaceReading | None]]:
-    """Measure one rendered pair: ``drv`` the driver's readings, ``ours`` the output frames (same indices)."""
-    ref = read(portrait_img)
+def face_region(image: np.ndarray, box: tuple[float, float, float, float], margin: float = 0.75
+                ) -> tuple[slice, slice]:
+    """The animated face's neighbourhood: its landmark box grown by ``margin`` face sizes, inside the image.
+    Readings are taken there, so a group photo is measured on the face that is animated."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = box
+    m = margin * math.sqrt((x1 - x0) * (y1 - y0))
+    return (slice(max(int(y0 - m), 0), min(int(y1 + m), h)), slice(max(int(x0 - m), 0), min(int(x1 + m), w)))
+
+
+def score_pair(portrait: str, driver: str, portrait_img: np.ndarray, face_box: tuple[float, float, float, float],
+               drv: list[FaceReading | None], ours: list[np.ndarray], read: FaceReader) -> PairResult:
+    """Measure one rendered pair: ``face_box`` the animated face in the portrait, ``drv`` the driver's
+    readings, ``ours`` the output frames (same indices)."""
+    region = face_region(portrait_img, face_box)
+    ref = read(portrait_img[region])
     if ref is None:
-        raise RuntimeError(f"{portrait}: no face found in the portrait")
-    out = [read(o) for o in ours]
+        raise RuntimeError(f"{portrait}: no face found near the animated face")
+    out = [read(o[region]) for o in ours]
     ok = [i for i, (d, o) in enumerate(zip(drv, out)) if d is not None and o is not None]
     d = [drv[i] for i in ok]
     o = [out[i] for i in ok]
@@ -146,11 +159,11 @@ def score_pair(portrait: str, driver: str, portrait_img: np.ndarray, drv: list[F
     jaw_d, jaw_o = np.array([r.jaw for r in d]), np.array([r.jaw for r in o])
     bl_d, bl_o = np.array([r.blink for r in d]), np.array([r.blink for r in o])
     amp = lambda x: float(x.max() - np.median(x)) if len(x) else 0.0  # noqa: E731
-    sharp = [laplacian_var(ours[i], out[i].box) for i in ok]
-    sharp_ref = laplacian_var(portrait_img, ref.box)
+    sharp = [laplacian_var(ours[i][region], out[i].box) for i in ok]
+    sharp_ref = laplacian_var(portrait_img[region], ref.box)
     h = min(portrait_img.shape[0], ours[0].shape[0])
     w = min(portrait_img.shape[1], ours[0].shape[1])
-    away = away_from_head((h, w), ref.box)
+    away = away_from_head((h, w), face_box)
     grey_ref = cv2.cvtColor(portrait_img[:h, :w], cv2.COLOR_BGR2GRAY).astype(np.float32)
     drift = [float(np.abs(cv2.cvtColor(x[:h, :w], cv2.COLOR_BGR2GRAY).astype(np.float32) - grey_ref)[away].mean())
              for x in ours] if away.any() else []
@@ -160,7 +173,7 @@ def score_pair(portrait: str, driver: str, portrait_img: np.ndarray, drv: list[F
         amp(bl_o) / amp(bl_d) if amp(bl_d) >= MIN_BLINK else None,
         float(np.nanmean(sharp) / sharp_ref) if sharp and sharp_ref > 0 else None,
         float(np.mean(drift)) if drift else None)
-    return result, out
+    return result
 
 
 def render_pair(portrait: Path, driver: Path, frames: int, calibrate: str, backend: str = "ort",
@@ -216,8 +229,10 @@ def write_pair_sheet(path: Path, drv: list[np.ndarray], ours: list[np.ndarray], 
 def evaluate_cross(portraits: list[Path], drivers: list[Path], out_dir: Path, frames: int = 120,
                    calibrate: str = "neutral", backend: str = "ort", progress=print) -> list[PairResult]:
     from ..realtime.imageio import load_image
+    from ..realtime.landmarks import find_portrait_face
 
     results = []
+    faces = {p: find_portrait_face(load_image(p), p.name).landmarks.box() for p in portraits}  # as the pipeline
     with FaceReader() as read:
         for driver in drivers:
             drv_frames = read_clip(driver, frames)
@@ -225,7 +240,12 @@ def evaluate_cross(portraits: list[Path], drivers: list[Path], out_dir: Path, fr
             for portrait in portraits:
                 ours = render_pair(portrait, driver, len(drv_frames), calibrate, backend)
                 n = min(len(ours), len(drv))
-                res, _ = score_pair(portrait.name, driver.name, load_image(portrait), drv[:n], ours[:n], read)
+                try:
+                    res = score_pair(portrait.name, driver.name, load_image(portrait), faces[portrait], drv[:n],
+                                     ours[:n], read)
+                except RuntimeError as exc:  # one unreadable pair does not lose the others
+                    progress(f"{portrait.name} x {driver.name}: skipped: {exc}")
+                    continue
                 write_pair_sheet(out_dir / f"{portrait.stem}__{driver.stem}.png", drv_frames, ours)
                 results.append(res)
                 progress(format_row(res))
