@@ -93,10 +93,11 @@ class MotionTransfer:
     """Driving landmarks -> portrait motion. Stateful per driving session (calibration, filter, hold).
 
     Calibration (the driving frame that maps onto the portrait at rest):
-    - ``neutral`` (default): the most neutral frame (mouth closed, eyes open, frontal: ``NeutralScore``) of
-      the first ``neutral_s`` seconds. The first frame is the reference at once, so output starts with the
-      driver; a clearly more neutral frame in the window replaces it. A driver who starts mid-word is
-      re-referenced as soon as the mouth closes, instead of carrying the open mouth through the whole run;
+    - ``neutral`` (default): the first frame is the reference at once (output starts with the driver, and
+      it stays the head-pose reference); the most neutral expression (mouth closed, eyes open, frontal:
+      ``NeutralScore``) of the first ``neutral_s`` seconds replaces its expression. A driver who starts
+      mid-word is re-referenced as soon as the mouth closes, instead of carrying the open mouth through
+      the whole run, and the head's motion has no step when that happens;
     - ``first``: the first frame with a face;
     - ``steady``: the first frame of ``steady_frames`` still ones (or after ``max_wait`` frames).
 
@@ -147,14 +148,30 @@ class MotionTransfer:
         self._ref = (kp, np.linalg.inv(jac.astype(np.float64)).astype(np.float32), s)
         self._ref_eyes = eye_openings(xy, head_scale(jac))
 
+    def _set_expression_ref(self, xy: np.ndarray, kp: np.ndarray, jac: np.ndarray) -> None:
+        """A more neutral frame replaces the reference expression, not the reference head pose: its local
+        keypoints and Jacobians are carried from its own head pose into the first frame's, so the head's
+        motion stays continuous (a new head reference would step the pose) while the mouth and the eyes
+        are measured from the neutral face."""
+        kp0, jac0_inv, s = self._ref
+        to_ref = np.linalg.inv(jac0_inv[0].astype(np.float64)) @ np.linalg.inv(jac[0].astype(np.float64))
+        kp_new = kp0[0] + (kp.astype(np.float64) - kp[0]) @ to_ref.T
+        jac_new = np.einsum("ij,kjl->kil", to_ref, jac.astype(np.float64))
+        kp_new[0], jac_new[0] = kp0[0], np.linalg.inv(jac0_inv[0].astype(np.float64))
+        self._ref = (kp_new.astype(np.float32), np.linalg.inv(jac_new).astype(np.float32), s)
+        self._ref_eyes = eye_openings(xy, head_scale(jac))
+
     def _try_neutral(self, xy: np.ndarray, kp: np.ndarray, jac: np.ndarray, t_s: float) -> None:
         """Neutral mode, inside the window: keep the most neutral frame so far as the reference."""
         if self._ref is None:
             self._t_first = t_s
         score = self.neutral.score(xy, kp[0], jac[0])
-        if self._ref is None or score < self._best - NEUTRAL_MARGIN:
+        if self._ref is None:
             self._best = score
             self._set_ref(xy, kp, jac)
+        elif score < self._best - NEUTRAL_MARGIN:
+            self._best = score
+            self._set_expression_ref(xy, kp, jac)
         if t_s - self._t_first >= self.neutral_s:
             self._t_first = None  # settled
 

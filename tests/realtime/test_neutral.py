@@ -59,7 +59,7 @@ def test_the_neutral_frame_is_chosen_from_a_mid_speech_start(mid_speech):
     closed = int(np.argmin(gaps))
     src = _source()
     rest = _lip_gap(src)
-    results = {}
+    results, heads = {}, {}
     for mode in ("first", "neutral"):
         mt = MotionTransfer(src, calibrate=mode, min_cutoff=1e6)  # no smoothing
         for i, lm in enumerate(mid_speech):
@@ -67,9 +67,10 @@ def test_the_neutral_frame_is_chosen_from_a_mid_speech_start(mid_speech):
         assert mt.settled
         t = len(mid_speech) / FPS
         # the same two driver frames again, after calibration: mouth closed, and the open start
-        at_closed = _lip_gap(mt.update(mid_speech[closed], t))
+        m_closed = mt.update(mid_speech[closed], t)
         at_open = _lip_gap(mt.update(mid_speech[0], t + 1 / FPS))
-        results[mode] = (at_closed, at_open)
+        results[mode] = (_lip_gap(m_closed), at_open)
+        heads[mode] = (m_closed.kp[0], m_closed.jac[0])
     closed_n, open_n = results["neutral"]
     # neutral: a closed driver mouth is the portrait's mouth at rest; the open start opens it
     assert abs(closed_n - rest) < 0.1 * rest
@@ -78,6 +79,10 @@ def test_the_neutral_frame_is_chosen_from_a_mid_speech_start(mid_speech):
     # other and the open start is the portrait at rest (the bug this mode fixes)
     closed_f, open_f = results["first"]
     assert closed_f < 0 and abs(open_f - rest) < 0.1 * rest
+    # the head pose keeps the first frame as its reference: no step in the head's motion when the
+    # expression reference changes
+    np.testing.assert_allclose(heads["neutral"][0], heads["first"][0], atol=1e-5)
+    np.testing.assert_allclose(heads["neutral"][1], heads["first"][1], atol=1e-5)
 
 
 def test_neutral_score_prefers_closed_mouth_open_eyes_frontal():
