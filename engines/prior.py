@@ -33,6 +33,8 @@ from .config import GeneratorConfig
 from .layout import GAP_BASE, GAP_SLOPE, KP_INDEX, SIGMAS
 
 EPS = 1e-6
+# inner-lip gap / mouth width (lip keypoints) above which the portrait shows its own mouth interior
+OWN_MOUTH_FROM, OWN_MOUTH_RAMP = 0.08, 0.06
 TEETH_BGR = (0.80, 0.84, 0.86)
 # face oval in the head's template frame (for the hair, which moves rigidly outside it)
 FACE_HALF_WIDTH, FACE_HALF_HEIGHT, FACE_CENTRE_Y = 0.85, 1.0, 0.08
@@ -270,6 +272,11 @@ class FirstOrderPrior(nn.Module):
         ratio = torch.sqrt(det(jac_d) / (det(jac_s) + EPS) + EPS)
         gap_s = torch.linalg.vector_norm(kp_s[:, self.i_li] - kp_s[:, self.i_ui], dim=-1) * ratio
         opened = torch.clamp((gap_d - gap_s) / (gap_d + 1e-3), 0.0, 1.0)  # share of the gap that is new
+        # a portrait that already shows its mouth interior (a smile with teeth, parted lips) keeps its own: the
+        # warp stretches it, instead of a painted interior turning its teeth grey
+        width_s = torch.linalg.vector_norm(kp_s[:, self.i_lc] - kp_s[:, self.i_rc], dim=-1)
+        shown = (gap_s / (ratio * width_s + EPS) - OWN_MOUTH_FROM) / OWN_MOUTH_RAMP
+        opened = opened * (1.0 - shown.clamp(0.0, 1.0))
         centre = 0.5 * (ui + li)
         across = lc - rc
         width = torch.linalg.vector_norm(across, dim=-1)

@@ -209,13 +209,15 @@ def read_clip(clip: Path, frames: int) -> list[np.ndarray]:
     return out
 
 
-def write_pair_sheet(path: Path, drv: list[np.ndarray], ours: list[np.ndarray], tile: int = 192) -> None:
-    """Driver | ours on four late frames (a third, half, three quarters and the last), PNG."""
+def write_pair_sheet(path: Path, drv: list[np.ndarray], ours: list[np.ndarray], region: tuple[slice, slice],
+                     tile: int = 192) -> None:
+    """Driver | ours (cut to the animated face's ``region``) on four late frames (a third, half, three
+    quarters and the last), PNG."""
     n = min(len(drv), len(ours))
     rows = []
     for i in sorted({n // 3, n // 2, 3 * n // 4, n - 1}):
         pair = []
-        for im in (drv[i], ours[i]):
+        for im in (drv[i], ours[i][region]):
             s = tile / max(im.shape[:2])
             pair.append(cv2.copyMakeBorder(cv2.resize(im, None, fx=s, fy=s, interpolation=cv2.INTER_AREA), 0,
                                            tile - int(im.shape[0] * s), 0, tile - int(im.shape[1] * s),
@@ -246,7 +248,8 @@ def evaluate_cross(portraits: list[Path], drivers: list[Path], out_dir: Path, fr
                 except RuntimeError as exc:  # one unreadable pair does not lose the others
                     progress(f"{portrait.name} x {driver.name}: skipped: {exc}")
                     continue
-                write_pair_sheet(out_dir / f"{portrait.stem}__{driver.stem}.png", drv_frames, ours)
+                write_pair_sheet(out_dir / f"{portrait.stem}__{driver.stem}.png", drv_frames, ours,
+                                 face_region(ours[0], faces[portrait]))
                 results.append(res)
                 progress(format_row(res))
     return results
