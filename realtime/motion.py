@@ -87,6 +87,9 @@ class CropBox:
 
 CALIBRATIONS = ("neutral", "first", "steady")
 NEUTRAL_MARGIN = 0.02  # template units: a frame must be this much more neutral to replace the reference
+# ... and hold the head as the first frame did (nose tip within this, template units: about 5 degrees): the
+# local keypoints of a turned head would carry the turn into the reference expression (a step in the pose)
+NEUTRAL_POSE_TOL = 0.04
 
 
 class MotionTransfer:
@@ -95,7 +98,8 @@ class MotionTransfer:
     Calibration (the driving frame that maps onto the portrait at rest):
     - ``neutral`` (default): the first frame is the reference at once (output starts with the driver, and
       it stays the head-pose reference); the most neutral expression (mouth closed, eyes open, frontal:
-      ``NeutralScore``) of the first ``neutral_s`` seconds replaces its expression. A driver who starts
+      ``NeutralScore``) of the first ``neutral_s`` seconds, among the frames that hold the head as the first
+      one did, replaces its expression. A driver who starts
       mid-word is re-referenced as soon as the mouth closes, instead of carrying the open mouth through
       the whole run, and the head's motion has no step when that happens;
     - ``first``: the first frame with a face;
@@ -115,6 +119,7 @@ class MotionTransfer:
         self.neutral = NeutralScore()
         self._best = math.inf  # neutral mode: score of the current reference
         self._t_first: float | None = None  # neutral mode: time of the first calibration frame
+        self._ref_nose = np.zeros(2)  # neutral mode: the first frame's nose tip (head pose), template frame
         self.ease_s = ease_s
         self.fitter = KeypointFitter()
         self.filter = OneEuro(NUM_KP * 6, min_cutoff=min_cutoff, beta=beta)
@@ -166,10 +171,11 @@ class MotionTransfer:
         if self._ref is None:
             self._t_first = t_s
         score = self.neutral.score(xy, kp[0], jac[0])
+        nose = self.neutral.nose(xy, kp[0], jac[0])
         if self._ref is None:
-            self._best = score
+            self._best, self._ref_nose = score, nose
             self._set_ref(xy, kp, jac)
-        elif score < self._best - NEUTRAL_MARGIN:
+        elif score < self._best - NEUTRAL_MARGIN and np.linalg.norm(nose - self._ref_nose) < NEUTRAL_POSE_TOL:
             self._best = score
             self._set_expression_ref(xy, kp, jac)
         if t_s - self._t_first >= self.neutral_s:

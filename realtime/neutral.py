@@ -29,10 +29,18 @@ class NeutralScore:
         self.eye_ref = float(np.mean([np.linalg.norm(t[a] - t[b]) for a, b in LIDS]))
         self.nose_ref = t[NOSE_TIP]
 
+    @staticmethod
+    def _template_frame(xy: np.ndarray, kp0: np.ndarray, jac0: np.ndarray) -> np.ndarray:
+        return (xy.astype(np.float64) - kp0) @ np.linalg.inv(jac0.astype(np.float64)).T
+
+    def nose(self, xy: np.ndarray, kp0: np.ndarray, jac0: np.ndarray) -> np.ndarray:
+        """(2,) the nose tip in the head's template frame: moves with yaw and pitch, not with the expression."""
+        return self._template_frame(xy, kp0, jac0)[NOSE_TIP]
+
     def parts(self, xy: np.ndarray, kp0: np.ndarray, jac0: np.ndarray) -> tuple[float, float, float]:
         """(inner-lip gap, eye closure below EYE_OPEN_SHARE of the template's opening, nose-tip offset from the
         template's: yaw and pitch), in template units."""
-        u = (xy.astype(np.float64) - kp0) @ np.linalg.inv(jac0.astype(np.float64)).T  # template frame
+        u = self._template_frame(xy, kp0, jac0)
         mouth = float(np.linalg.norm(u[UPPER_INNER_LIP] - u[LOWER_INNER_LIP]))
         eyes = float(np.mean([np.linalg.norm(u[a] - u[b]) for a, b in LIDS]))
         closed = max(EYE_OPEN_SHARE * self.eye_ref - eyes, 0.0)

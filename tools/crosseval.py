@@ -225,7 +225,7 @@ def write_pair_sheet(path: Path, drv: list[np.ndarray], ours: list[np.ndarray], 
             pair[-1] = pair[-1][:tile, :tile]
         rows.append(np.concatenate(pair, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.concatenate(rows, 0))
+    cv2.imwrite(str(path), np.concatenate(rows, 0), [cv2.IMWRITE_PNG_COMPRESSION, 9])
 
 
 def evaluate_cross(portraits: list[Path], drivers: list[Path], out_dir: Path, frames: int = 120,
