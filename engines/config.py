@@ -24,10 +24,9 @@ class GeneratorConfig:
     # Head region in template units (face oval 2 units tall, centre at the rigid-landmark mean, about the
     # nose; forehead top at -0.92, chin at +1.08). Kept tight: whatever the region holds moves with the head,
     # background included (bent lines); what it misses stays behind (hair pulled into strands).
-    head_half_width: float = 1.15  # face oval: 0.85
+    head_half_width: float = 1.05  # face oval: 0.85
     head_up: float = 1.77  # hair above the forehead moves with the head
     head_down: float = 1.25
-    head_edge: float = 0.10  # softness of the head / background transition
 
 
 CONFIGS: dict[str, GeneratorConfig] = {

@@ -47,6 +47,11 @@ KEYPOINTS: tuple[Keypoint, ...] = (
     Keypoint("forehead", (10, 109, 67, 103, 338, 297, 332, 151, 9, 108, 337), 0.30),
 )
 
+# Distance of the upper- and lower-lid keypoints (template units) = GAP_SLOPE * eye opening + GAP_BASE, fitted
+# on lp_d9 / lp_d10 (MediaPipe landmarks 159-145 and 386-374 as the opening); the lid keypoints are means of
+# neighbourhoods that include the eye corners and creases, so they move only about half as far as the lids.
+GAP_SLOPE, GAP_BASE = 0.567, 0.053
+
 NUM_KP = len(KEYPOINTS)
 KP_INDEX = {k.name: i for i, k in enumerate(KEYPOINTS)}
 SIGMAS = np.array([k.sigma for k in KEYPOINTS], dtype=np.float32)

@@ -3,15 +3,18 @@
 Backward flow at output pixel ``z`` (normalised crop coordinates, ``align_corners=False``) is a blend
 of K + 2 motions:
 
-- ``0`` background: identity, except where the portrait's own head is no longer covered by the driven
-  head (uncovered background): there the sample is taken further along the head motion, which for an
-  uncovered point lies outside the old head, so it shows background instead of a ghost of the head;
+- ``0`` background and body: identity, except where the portrait's own head is no longer covered by the
+  driven head (uncovered background, above the jaw line): there the sample is taken further along the head
+  motion, which for an uncovered point lies outside the old head, so it shows background instead of a ghost
+  of the head; and below the driven chin, in a column as wide as the jaw and then the neck, the head motion
+  fades out (smoothstep) to the identity at the portrait's shoulders: the neck stretches or shortens as the
+  head rises or sinks, and the clothes below the shoulders do not move at all;
 - ``1`` head (keypoint 0): one motion for the whole head, hair included, moving as one piece: affine on
   the face, rotation and width scale only outside it (the hair does not stretch when the jaw drops);
 - ``2..K`` local keypoints: FOMM's first-order motions ``kp_s + J_s J_d^-1 (z - kp_d)``.
 
-Weights: the head region (an egg-shaped area in the head's template frame, carried by the head motion)
-separates background from head; inside it, local Gaussians of the keypoints take over from the head
+Weights: the head region (an egg-shaped area in the head's template frame, carried by the head motion,
+with a wide compact edge over the hair and a narrow one below the jaw) separates background from head; inside it, local Gaussians of the keypoints take over from the head
 motion, the nearest one dominating where they overlap; an iris fades out as its eye closes. The flow is
 computed at ``motion_size`` and upsampled; the portrait is sampled once at ``image_size`` with 2-D
 gathers (bilinear). The mouth interior that the driver opens but the portrait keeps closed is filled with a
@@ -27,9 +30,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import GeneratorConfig
-from .layout import KP_INDEX, SIGMAS
+from .layout import GAP_BASE, GAP_SLOPE, KP_INDEX, SIGMAS
 
 EPS = 1e-6
+# inner-lip gap / mouth width (lip keypoints) above which the portrait shows its own mouth interior
+OWN_MOUTH_FROM, OWN_MOUTH_RAMP = 0.08, 0.06
 TEETH_BGR = (0.80, 0.84, 0.86)
 # face oval in the head's template frame (for the hair, which moves rigidly outside it)
 FACE_HALF_WIDTH, FACE_HALF_HEIGHT, FACE_CENTRE_Y = 0.85, 1.0, 0.08
@@ -38,11 +43,16 @@ PASTE_MIN_PX = 0.5  # displacement (pixels of the generated crop) above which th
 LOCAL_SHARPNESS = 4.0  # exponent of the competition between overlapping local keypoints
 BG_SHIFT = 1.4  # uncovered background is sampled this far along the head motion (past the old head's soft edge)
 BG_UNCOVER_GAIN = 2.0
-# Distance of the upper- and lower-lid keypoints (template units) = GAP_SLOPE * eye opening + GAP_BASE, fitted
-# on lp_d9 / lp_d10 (MediaPipe landmarks 159-145 and 386-374 as the opening); the lid keypoints are means of
-# neighbourhoods that include the eye corners and creases, so they move only about half as far as the lids.
-GAP_SLOPE, GAP_BASE = 0.567, 0.053
-EYE_HALF_WIDTH = 0.17  # template units (corners at about +-0.16 from the eye centre)  # how fast that takes over as the old head is uncovered
+EYE_HALF_WIDTH = 0.17  # template units (corners at about +-0.16 from the eye centre)
+# The neck (template units of the portrait's head frame): below the driven chin, the head motion fades out
+# through a column of NECK_HALF_WIDTH to the identity at SHOULDERS_AT, so the body stays still and the
+# neck stretches or shortens smoothly when the head moves up or down (at least NECK_MIN long).
+CHIN_AT, SHOULDERS_AT, NECK_MIN = 1.08, 1.45, 0.5
+JAW_HALF_WIDTH, NECK_HALF_WIDTH, NECK_EDGE = 0.85, 0.6, 0.12  # the column narrows from the jaw to the neck
+# width of the head region's edge: over the hair on top, at the sides (in a close-up the sides are the
+# background, which must not bend or zoom with the head), and below the jaw
+HAIR_EDGE, SIDE_EDGE, NECK_EDGE_LOW = 0.2, 0.08, 0.08
+JAW_LINE = 0.75  # below this, what the head uncovers is neck (stretched), not background shifted along the head
 
 
 def inv2x2(m: torch.Tensor) -> torch.Tensor:
@@ -126,12 +136,18 @@ class FirstOrderPrior(nn.Module):
                              torch.full_like(u[..., 1], cfg.head_down))
         return torch.sqrt((u[..., 0] / cfg.head_half_width) ** 2 + (u[..., 1] / half_h) ** 2 + EPS)
 
-    def _head_radius(self, p: torch.Tensor, kp0: torch.Tensor, jinv0: torch.Tensor) -> torch.Tensor:
-        """Elliptic 'radius' of points p (B,H,W,2) in the head template frame (1 = head edge)."""
-        return self._radius(self._head_frame(p, kp0, jinv0))
-
-    def _soft(self, r: torch.Tensor, at: float = 1.0, width: float | None = None) -> torch.Tensor:
-        return torch.sigmoid((at - r) / (width or self.cfg.head_edge))
+    def _region(self, u: torch.Tensor) -> torch.Tensor:
+        """Soft head region (1 inside, 0 outside) of template-frame points u (B,H,W,2). The edge is a
+        smoothstep from radius ``1 - 2.5 w`` to ``1 + 2.5 w`` (compact: nothing beyond it moves with the
+        head). Its width w is wide over the hair on top (``HAIR_EDGE``), so hair beyond the region is stretched
+        with the head rather than cut, narrower at the sides (``SIDE_EDGE``) and narrow below the jaw (``NECK_EDGE_LOW``), where the neck
+        takes over and the body must stay still."""
+        up = (-u[..., 1] / (torch.linalg.vector_norm(u, dim=-1) + EPS)).clamp(0.0, 1.0)  # 1 straight up
+        low = (u[..., 1] / JAW_LINE).clamp(0.0, 1.0)
+        width = SIDE_EDGE + (HAIR_EDGE - SIDE_EDGE) * up
+        width = width + (NECK_EDGE_LOW - width) * low * low * (3.0 - 2.0 * low)
+        x = ((1.0 - self._radius(u)) / (5.0 * width) + 0.5).clamp(0.0, 1.0)
+        return x * x * (3.0 - 2.0 * x)
 
     def _rigid_hair(self, t0: torch.Tensor, a0: torch.Tensor, rel0: torch.Tensor, kp0: torch.Tensor,
                     jinv0: torch.Tensor) -> torch.Tensor:
@@ -146,6 +162,24 @@ class FirstOrderPrior(nn.Module):
         r_face = torch.sqrt((u[..., 0] / FACE_HALF_WIDTH) ** 2 + (dy / FACE_HALF_HEIGHT) ** 2 + EPS)
         w_hair = torch.sigmoid((r_face - HAIR_FROM) / 0.1)
         return t0 + w_hair[..., None] * (t_sim - t0)
+
+    def _neck(self, u: torch.Tensor, kp_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
+              jinv0: torch.Tensor) -> torch.Tensor:
+        """(B,M,M) share of the head motion below the head: 1 at the driven chin, fading (smoothstep) to 0
+        at the portrait's shoulders, inside a column (as wide as the jaw at the top, the neck lower down) that
+        leans from the driven chin to the portrait's own. Outside it the body keeps the background motion.
+        u: (B,M,M,2) output pixels in the portrait's head frame."""
+        chin = torch.tensor([0.0, CHIN_AT], device=u.device)
+        chin_d = kp_d[:, 0] + torch.einsum("bij,j->bi", jac_d[:, 0], chin)  # the driven chin, output coords
+        top = torch.einsum("bij,bj->bi", jinv0, chin_d - kp_s[:, 0])  # ... in the portrait's head frame
+        bottom = torch.maximum(torch.full_like(top[:, 1], SHOULDERS_AT), top[:, 1] + NECK_MIN)
+        p = ((u[..., 1] - top[:, 1, None, None]) / (bottom - top[:, 1])[:, None, None]).clamp(0.0, 1.0)
+        fade = 1.0 - p * p * (3.0 - 2.0 * p)  # smoothstep: no kink at either end
+        centre = top[:, 0, None, None] * (1.0 - p)  # the column leans from the driven chin to the portrait's
+        half = JAW_HALF_WIDTH + p * (NECK_HALF_WIDTH - JAW_HALF_WIDTH)
+        column = torch.sigmoid((half - (u[..., 0] - centre).abs()) / NECK_EDGE)
+        above = torch.sigmoid((u[..., 1] - top[:, 1, None, None] + 0.3) / 0.1)  # nothing above the chin
+        return fade * column * above
 
     def _uncovered(self, z: torch.Tensor, t0: torch.Tensor, h_s: torch.Tensor, h_d: torch.Tensor) -> torch.Tensor:
         """Background motion: identity, except where the portrait's own head is no longer covered by the
@@ -168,11 +202,13 @@ class FirstOrderPrior(nn.Module):
         jinv0 = inv2x2(jac_s[:, 0])
         t = torch.cat([self._rigid_hair(t[:, 0], a[:, 0], rel[:, 0], kp_s[:, 0], jinv0)[:, None], t[:, 1:]], 1)
         # head region in output coordinates: the portrait's head region carried by the head motion
-        r_out = self._head_radius(t[:, 0], kp_s[:, 0], jinv0)
-        h = self._soft(r_out)
+        h = self._region(self._head_frame(t[:, 0], kp_s[:, 0], jinv0))
         zb = z.expand(kp_s.shape[0], -1, -1, -1)
-        r_src = self._head_radius(zb, kp_s[:, 0], jinv0)
-        bg = self._uncovered(zb, t[:, 0], self._soft(r_src), h)
+        u_src = self._head_frame(zb, kp_s[:, 0], jinv0)
+        above_jaw = torch.sigmoid((JAW_LINE - u_src[..., 1]) / 0.1)
+        bg = self._uncovered(zb, t[:, 0], self._region(u_src) * above_jaw, h)
+        neck = self._neck(u_src, kp_s, kp_d, jac_d, jinv0)[..., None]
+        bg = bg + neck * (t[:, 0] - bg)
         # local keypoints take over from the head motion near their driving position
         scale_d = head_scale(jac_d)
         sig = self.sigmas[None, :] * scale_d[:, None]  # (B,K-1)
@@ -236,6 +272,11 @@ class FirstOrderPrior(nn.Module):
         ratio = torch.sqrt(det(jac_d) / (det(jac_s) + EPS) + EPS)
         gap_s = torch.linalg.vector_norm(kp_s[:, self.i_li] - kp_s[:, self.i_ui], dim=-1) * ratio
         opened = torch.clamp((gap_d - gap_s) / (gap_d + 1e-3), 0.0, 1.0)  # share of the gap that is new
+        # a portrait that already shows its mouth interior (a smile with teeth, parted lips) keeps its own: the
+        # warp stretches it, instead of a painted interior turning its teeth grey
+        width_s = torch.linalg.vector_norm(kp_s[:, self.i_lc] - kp_s[:, self.i_rc], dim=-1)
+        shown = (gap_s / (ratio * width_s + EPS) - OWN_MOUTH_FROM) / OWN_MOUTH_RAMP
+        opened = opened * (1.0 - shown.clamp(0.0, 1.0))
         centre = 0.5 * (ui + li)
         across = lc - rc
         width = torch.linalg.vector_norm(across, dim=-1)

@@ -32,6 +32,10 @@ REFINE_SIDE_PX = 512.0       # upscaled to this side
 SAME_FACE = 0.3              # two detections closer than this many face sides are the same face
 
 
+# MediaPipe's 52 blendshapes come in a fixed order; the ones mimicam reads (portrait check, evaluation)
+BLENDSHAPE = {"eyeBlinkLeft": 9, "eyeBlinkRight": 10, "jawOpen": 25}
+
+
 def _mp():
     os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe as mp

@@ -46,7 +46,7 @@ class PipelineOptions:
     realtime: bool = True
     max_frames: int | None = None
     stamp: bool = False
-    calibrate: str | None = None  # "steady" (live default) | "first" (offline default)
+    calibrate: str = "neutral"  # | "first" | "steady": see realtime.motion (the CLIs pass --calibrate)
     watermark: bool = True
     detector: bool = True
     more_portraits: tuple[Path | str, ...] = field(default_factory=tuple)  # the "next portrait" hotkey cycles
@@ -137,8 +137,7 @@ class Pipeline:
                            timeout_s=timeout_s)
         self.portrait = portrait
         self.compositor = Compositor(portrait).open()
-        calibrate = self.options.calibrate or ("steady" if self.options.realtime else "first")
-        self.motion = MotionTransfer(portrait.motion, calibrate=calibrate)
+        self.motion = MotionTransfer(portrait.motion, calibrate=self.options.calibrate)
 
     def next_portrait(self) -> None:
         """Ask for the next portrait (prepared and checked in ``open()``). Safe from any thread: the switch

@@ -24,12 +24,11 @@ import numpy as np
 
 from ..engines.layout import FACE_OVAL, LIPS_INNER
 from .imageio import load_image
-from .landmarks import find_portrait_face
+from .landmarks import BLENDSHAPE, find_portrait_face
 from .types import Landmarks
 
 _EYES = ((159, 145, 33, 133), (386, 374, 362, 263))  # (upper lid, lower lid, corner, corner)
 _NORM_FACE_PX = 128.0
-_JAW_OPEN = 25  # index of "jawOpen" in MediaPipe's 52 blendshapes
 _CHEEKS = ((50, 205), (280, 425))  # landmarks whose midpoints are the cheek centres
 
 
@@ -174,7 +173,7 @@ def measure(image: np.ndarray, lm: Landmarks) -> dict[str, float]:
     return {
         "face_px": face_px, "yaw_deg": yaw, "pitch_deg": pitch, "roll_deg": roll,
         "mouth_gap": float(np.linalg.norm(xy[14] - xy[13])) / face_px,
-        "jaw_open": float(lm.blendshapes[_JAW_OPEN]) if lm.blendshapes is not None else 0.0,
+        "jaw_open": float(lm.blendshapes[BLENDSHAPE["jawOpen"]]) if lm.blendshapes is not None else 0.0,
         "teeth": _teeth(image, xy, face_px), "eye_open": float(min(eyes)),
         "room_above": float(xy[10, 1]) / face_px, "room_below": float(h - xy[152, 1]) / face_px,
         "sharpness": _sharpness(grey, mask), "side_light": _side_light(image, xy, face_px),

@@ -17,6 +17,9 @@ N*S frames and scores every S-th one (frame 0 excluded: it is the portrait). Wri
 (``OUT/<clip>.png``: real | static | ours on the frames of largest motion, cropped around the face).
 
     python -m mimicam.tools.evaluate --clips /work/shared/data/driving --out out/eval --frames 150 --stride 2
+
+With ``--portraits``, the cross-identity mode instead (``crosseval.py``): every portrait x every clip, scored on
+pose, mouth, blink, sharpness and background drift against the driver (``OUT/cross.json``).
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..realtime.media import video_frames, videos_in
+from ..realtime.media import is_image, video_frames, videos_in
 
 SSIM_C1, SSIM_C2, SSIM_SIGMA = 0.01 ** 2, 0.03 ** 2, 1.5
 TILE = 224  # contact sheet tile side, pixels
@@ -311,6 +314,11 @@ def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="ort", help="generator backend (default ort)")
     p.add_argument("--sheet-kb", type=int, default=SHEET_MAX_BYTES // 1000,
                    help="contact sheets are shrunk until their PNG is under this size (default 300)")
+    p.add_argument("--portraits", nargs="+", type=Path,
+                   help="cross-identity mode: animate these portraits (files or folders) with every clip, "
+                        "and score pose, mouth, blink, sharpness and background drift (OUT/cross.json)")
+    p.add_argument("--calibrate", default="neutral", choices=("neutral", "first", "steady"),
+                   help="cross-identity mode: the driver's reference frame (default neutral)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -329,6 +337,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"no video clips in {' '.join(map(str, args.clips))}", "give .mp4 files or folders of them")
     from .progress import bar, write
 
+    if args.portraits:
+        return run_cross(args, clips)
     results = []
     print(format_table([]), flush=True)  # the header; each clip's row follows as soon as it is scored
     with bar(len(clips), "evaluate", "clip") as shown:
@@ -345,6 +355,26 @@ def run(args: argparse.Namespace) -> int:
            "clips": [r.to_json() for r in results]}
     (args.out / "evaluate.json").write_text(json.dumps(doc, indent=2))
     print(BAR_LEGEND)
+    return 0
+
+
+def run_cross(args: argparse.Namespace, clips: list[Path]) -> int:
+    from ..realtime.errors import InputError
+    from . import crosseval
+
+    portraits = [q for p in args.portraits for q in (sorted(x for x in p.iterdir() if is_image(x))
+                                                     if p.is_dir() else [p])]
+    if not portraits:
+        raise InputError(f"no images in {' '.join(map(str, args.portraits))}", "give image files or folders of them")
+    print(crosseval.HEADER, flush=True)
+    results = crosseval.evaluate_cross(portraits, clips, args.out, args.frames, args.calibrate, args.backend,
+                                       progress=lambda row: print(row, flush=True))
+    doc = crosseval.to_json(results, args.frames, args.calibrate)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "cross.json").write_text(json.dumps(doc, indent=2))
+    for key, v in doc["summary"].items():
+        print(f"{key:12s} median {v['median'] if v['median'] is None else round(v['median'], 3)!s:>7s}   "
+              f"{v['meet_target']}/{v['pairs']} pairs meet {v['target']}")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import signal
 from pathlib import Path
 
+from ..realtime.motion import CALIBRATIONS
 from .common import add_model_args, add_size_arg, format_summary
 
 
@@ -20,6 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--frames", type=int, help="stop after N frames")
     p.add_argument("--strict", action="store_true", help="refuse a portrait that 'mimicam check' warns about")
     add_size_arg(p)
+    p.add_argument("--calibrate", choices=CALIBRATIONS, default="neutral",
+                   help="your reference face: the most neutral of the first 2 s (default; 'c' in the window "
+                        "starts again), the first frame, or the first steady one")
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     options = PipelineOptions(portrait=args.portrait[0], more_portraits=tuple(args.portrait[1:]),
                               driving=args.video if args.video else args.camera, output=args.output,
                               backend=args.backend, config=args.config, weights=args.weights, realtime=True,
-                              max_frames=args.frames, size=args.size)
+                              max_frames=args.frames, size=args.size, calibrate=args.calibrate)
     with Pipeline(options) as pipe:
         signal.signal(signal.SIGTERM, lambda *_: pipe.stop())
         where = getattr(pipe.sink, "device_name", None) or args.output

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..realtime.motion import CALIBRATIONS
 from .common import add_model_args, add_size_arg, format_summary
 from .progress import bar
 
@@ -22,8 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="driving video, or a folder of frames (--driving: the old name)")
     p.add_argument("--out", required=True, type=Path, help="output video (.mp4)")
     p.add_argument("--json", type=Path, metavar="STATS.json", help="write frame/latency statistics as JSON")
-    p.add_argument("--calibrate", choices=("first", "steady"), default="first",
-                   help="reference frame of the driving video (default: its first frame)")
+    p.add_argument("--calibrate", choices=CALIBRATIONS, default="neutral",
+                   help="reference frame of the driving video: the most neutral of its first 2 s (default), "
+                        "its first frame, or its first steady one")
     _add_workflow_args(p)
     add_size_arg(p, live=False)
     add_model_args(p)
@@ -40,7 +42,7 @@ def _add_workflow_args(p: argparse.ArgumentParser) -> None:
 
 
 def render(source: Path, driving: Path, out: Path, backend: str = "auto", config: str = "lite",
-           weights: Path | None = None, calibrate: str = "first", json_path: Path | None = None,
+           weights: Path | None = None, calibrate: str = "neutral", json_path: Path | None = None,
            start_s: float = 0.0, duration_s: float | None = None, frames: int | None = None,
            audio: bool = True, progress: bool | None = None, size: tuple[int, int] | None = None) -> dict:
     """Render; the summary gets ``faces`` (driving frames with a face) and ``audio`` (muxed or not).

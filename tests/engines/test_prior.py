@@ -57,8 +57,10 @@ def test_opening_the_mouth_fills_the_interior_dark_not_stretched_lips():
     cfg = get_config("lite")
     f = example_inputs(cfg)
     src = np.full_like(f["source"], 0.8)  # a light, uniform portrait: lips and skin alike
-    kp_d = f["kp_source_in"].copy()
     lo, up = KP_INDEX["lower_inner_lip"], KP_INDEX["upper_inner_lip"]
+    # a closed mouth (the template's mean mouth is half open: it would count as showing its own interior)
+    f["kp_source_in"][0, lo, 1] = f["kp_source_in"][0, up, 1] + 0.005
+    kp_d = f["kp_source_in"].copy()
     kp_d[0, lo, 1] += 0.08  # the driver drops the jaw
     image, _ = _run(cfg, src, f["kp_source_in"], f["jac_source_in"], kp_d, f["jac_source_in"])
     mid = (kp_d[0, lo] + kp_d[0, up]) / 2

@@ -105,3 +105,51 @@ def test_one_euro_smooths_jitter_but_follows_motion():
     g = OneEuro(1, min_cutoff=1.0, beta=0.5)
     ramp = [float(g(np.array([i * 1.0]), i / 30)[0]) for i in range(60)]
     assert ramp[-1] > 50
+
+
+UPPER_LIDS = {"r": [246, 161, 160, 159, 158, 157, 173], "l": [466, 388, 387, 386, 385, 384, 398]}
+LOWER_LIDS = {"r": [7, 163, 144, 145, 153, 154, 155], "l": [249, 390, 373, 374, 380, 381, 382]}
+
+
+def _eyes(xy: np.ndarray, closed: float, wider: float = 0.0) -> np.ndarray:
+    """Upper lids moved down by ``closed`` of the way to the lower ones; both lids moved apart by ``wider``
+    of the opening (a wide-eyed face)."""
+    out = xy.copy()
+    for e in ("r", "l"):
+        up, lo = UPPER_LIDS[e], LOWER_LIDS[e]
+        gap = out[lo, 1] - out[up, 1]
+        out[up, 1] += (closed - wider / 2) * gap
+        out[lo, 1] += wider / 2 * gap
+    return out
+
+
+def _openings(m: Motion) -> np.ndarray:
+    from mimicam.engines.layout import KP_INDEX
+    from mimicam.realtime.motion import _opening
+
+    s = head_scale(m.jac)
+    return np.array([_opening(m.kp[KP_INDEX[f"{e}_lower_lid"]] - m.kp[KP_INDEX[f"{e}_upper_lid"]], s) for e in "rl"])
+
+
+def test_a_scripted_blink_closes_a_wide_eyed_portrait_fully():
+    """A driver with ordinary eyes blinks fully (0 -> closed -> open, 10 frames); the portrait's eyes are
+    twice as open. Its eyes close by the driver's ratio: amplitude ratio >= 0.9 (relative motion reached
+    0.67), and they open again to their own rest."""
+    fitter = KeypointFitter()
+    face = _face(np.eye(2) * 100, np.array([256.0, 256.0]))
+    kp, jac = fitter.fit(_eyes(face, 0.0, wider=1.0))
+    box = CropBox.around(kp[0], jac[0])
+    src = Motion(box.to_norm(kp), box.jac_to_norm(jac))
+    rest = _openings(src)
+    mt = MotionTransfer(src, calibrate="first", min_cutoff=1e6)
+    a = np.eye(2) * 60.0
+    script = [0.0, 0.0, 0.3, 0.7, 1.0, 1.0, 0.6, 0.2, 0.0, 0.0]
+    seen = [_openings(mt.update(_landmarks(_eyes(_face(a, np.array([200.0, 210.0])), c)), i / 30))
+            for i, c in enumerate(script)]
+    seen = np.array(seen)
+    amplitude = (rest - seen.min(0)) / rest
+    assert (amplitude >= 0.9).all()
+    np.testing.assert_allclose(seen[-1], rest, rtol=0.02)  # open again, at the portrait's own opening
+    assert (seen[3] < seen[2]).all() and (seen[2] < rest).all()  # follows the driver down ...
+    assert (seen[3] <= 0.35 * rest).all()  # ... at least as far, in proportion, as the driver (70% closed)
+    assert (seen[6] > seen[5]).all() and (seen[7] > seen[6]).all()  # ... and up again
