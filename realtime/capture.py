@@ -23,6 +23,7 @@ class CaptureSource(ABC):
 
     fps: float = 30.0
     live = False
+    frame_count = 0  # frames in a file source, when its header says (0: unknown, or a camera)
 
     def open(self) -> "CaptureSource":
         return self
@@ -101,6 +102,7 @@ class VideoFileSource(CaptureSource):
         native = cap.get(cv2.CAP_PROP_FPS)
         self.native_fps = native if native and 1 <= native <= 240 else 30.0
         self.fps = self._want_fps or self.native_fps
+        self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._cap, self._t0, self._n = cap, None, 0
         return self
 

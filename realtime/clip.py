@@ -99,7 +99,7 @@ def plan_clip(driving: str | Path, start_s: float = 0.0, duration_s: float | Non
     """The part of the clip to render. The clip is opened once here for its frame rate and length, so a
     bad file is reported before anything else is opened."""
     with open_source(driving, paced=False) as probe:
-        fps, count = probe.fps, getattr(probe, "frame_count", 0)
+        fps, count = probe.fps, probe.frame_count
     span = Span.from_args(fps, start_s, duration_s, frames)
     total = span.count
     if count:

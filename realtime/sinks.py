@@ -121,7 +121,7 @@ class WindowSink(Sink):
     KEYS = {ord("q"): "quit", 27: "quit", ord("c"): "recalibrate", ord("n"): "next"}
     NOTES = {"recalibrate": "recalibrating", "next": "next portrait", "mark": "mark on/off", "freeze": "freeze",
              "verify": "verifying the last 10 s", "driver": "driver view"}
-    NOTE_S = 1.2
+    NOTE_S = 2.0
 
     def __init__(self, width: int, height: int, fps: float, keys: dict[int, str] | None = None,
                  title: str = "mimicam") -> None:

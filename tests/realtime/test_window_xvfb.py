@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mimicam.realtime.assets import demo_portrait_path
+from mimicam.realtime.canvas import fit_to_canvas
 from mimicam.realtime.present_layout import BG, DIM, PresenterCanvas
 from mimicam.realtime.sinks import WindowSink
 
@@ -84,8 +85,13 @@ def _unletterbox(region: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(region[y:y + nh, x:x + nw], (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
 
 
+def _as_sent(path) -> np.ndarray:
+    """The portrait as the pipeline sends it: fitted onto the default 1280x720 output canvas."""
+    return fit_to_canvas(cv2.imread(str(path)), (1280, 720))[0]
+
+
 def test_present_window_every_panel_and_hotkeys(xd, tmp_path, clip, clip_frames):
-    portrait = cv2.imread(str(demo_portrait_path()))
+    portrait = _as_sent(demo_portrait_path())
     c = PresenterCanvas()
     proc, log = _start(xd, tmp_path, "present", "--source", str(demo_portrait_path()), "--video", str(clip),
                        "--loop", "--backend", "ort")
@@ -149,8 +155,7 @@ def test_present_window_every_panel_and_hotkeys(xd, tmp_path, clip, clip_frames)
 
 def test_live_window_preview_and_hotkeys(xd, tmp_path, long_clip):
     first, second = demo_portrait_path(), need(PORTRAITS / "art_lp_s9_mona_lisa.jpg")
-    a = cv2.imread(str(first))
-    b = cv2.resize(cv2.imread(str(second)), a.shape[1::-1], interpolation=cv2.INTER_AREA)
+    a, b = _as_sent(first), _as_sent(second)
     proc, log = _start(xd, tmp_path, "live", "--source", str(first), str(second), "--video", str(long_clip),
                        "--output", "window", "--backend", "ort")
     try:

@@ -124,7 +124,8 @@ def test_run_prints_each_row_once_and_explains_the_bar(tmp_path, monkeypatch, ca
     monkeypatch.setattr(ev, "evaluate_clip", fake_clip)
     for name in ("a.mp4", "b.mp4"):
         (tmp_path / name).write_bytes(b"")
-    args = argparse.Namespace(clips=[tmp_path], out=tmp_path / "out", frames=10, stride=1, backend="ort", sheet_kb=300)
+    args = argparse.Namespace(clips=[tmp_path], out=tmp_path / "out", frames=10, stride=1, backend="ort", sheet_kb=300,
+                              portraits=None)
     assert ev.run(args) == 0
     out = capsys.readouterr().out
     assert out.count("a.mp4") == 1 and out.count("b.mp4") == 1 and out.count("lmk st/ours") == 1
