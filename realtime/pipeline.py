@@ -20,6 +20,7 @@ from ..engines.config import get_config
 from .finish import Finisher
 from .capture import CaptureSource, CaptureThread, open_source
 from .compose import Compositor, even_size
+from .errors import InputError
 from .landmarks import LandmarkStage
 from .mailbox import Mailbox
 from .metrics import STAGES, FrameRecord, MetricsRecorder
@@ -49,6 +50,11 @@ class PipelineOptions:
     watermark: bool = True
     detector: bool = True
     more_portraits: tuple[Path | str, ...] = field(default_factory=tuple)  # the "next portrait" hotkey cycles
+    provenance: str = "attributed"  # "anonymous": the public mark only, no key, nothing attributable
+
+    def __post_init__(self) -> None:
+        if self.provenance not in ("attributed", "anonymous"):
+            raise InputError(f"provenance: expected 'attributed' or 'anonymous', got {self.provenance!r}")
 
 
 class Pipeline:
@@ -103,8 +109,8 @@ class Pipeline:
             from .provenance.keys import load_or_create_key
             from .provenance.watermark import Watermarker
 
-            key = load_or_create_key()
-            self.watermarker = Watermarker(key).open()
+            key = load_or_create_key() if o.provenance == "attributed" else None
+            self.watermarker = Watermarker(key, mode=o.provenance).open()
             if o.detector and o.realtime:
                 from .provenance.detector import DetectorThread
 

@@ -17,6 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     src.add_argument("--video", type=Path, help="a video file replayed at its own rate as the camera")
     p.add_argument("--output", default="vcam", help="vcam | window | file:PATH | null (default vcam)")
     p.add_argument("--frames", type=int, help="stop after N frames")
+    p.add_argument("--provenance", choices=("attributed", "anonymous"), default="attributed",
+                   help="attributed (default): the mark names this install's key and is bound to the content; "
+                        "anonymous: the public synthetic mark only, nothing attributable (see README)")
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -28,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     options = PipelineOptions(portrait=args.source[0], more_portraits=tuple(args.source[1:]),
                               driving=args.video if args.video else args.camera, output=args.output,
                               backend=args.backend, config=args.config, weights=args.weights, realtime=True,
-                              max_frames=args.frames)
+                              max_frames=args.frames, provenance=args.provenance)
     with Pipeline(options) as pipe:
         signal.signal(signal.SIGTERM, lambda *_: pipe.stop())
         where = getattr(pipe.sink, "device_name", None) or args.output

@@ -13,11 +13,11 @@ import numpy as np
 
 from . import pattern as P
 
-SCALE_MIN, SCALE_MAX = 0.25, 1.1
+SCALE_MIN, SCALE_MAX = 0.3, 2.1
 LOG_STEP = 0.0005
 SCALE_GRID = np.exp(np.arange(np.ceil(np.log(SCALE_MIN) / LOG_STEP), np.floor(np.log(SCALE_MAX) / LOG_STEP) + 1)
                     * LOG_STEP)
-_HARMONICS = 12
+_HARMONICS = 24
 
 
 def _spectrum(grays: list[np.ndarray]) -> np.ndarray:
@@ -52,7 +52,7 @@ def _comb_score(ratio: np.ndarray, shape: tuple[int, int], scales: np.ndarray) -
     return np.where(n > 8, ((vals - 1) * valid).sum(axis=(1, 2)) / np.sqrt(np.maximum(n, 1)), -np.inf)
 
 
-def comb_candidates(grays: list[np.ndarray], count: int = 2, coarse: int = 8) -> list[float]:
+def comb_candidates(grays: list[np.ndarray], count: int = 3, coarse: int = 8) -> list[float]:
     """The ``count`` best-scoring scales of SCALE_GRID (at least 2 % apart): scored every ``coarse``
     grid steps, then refined at full resolution around the best."""
     ratio = _spectrum(grays)
