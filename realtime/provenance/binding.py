@@ -38,9 +38,32 @@ def _directions(key: bytes) -> np.ndarray:
     return w
 
 
+def content_box(gray: np.ndarray, flat: float = 3.0, most: float = 0.45) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) of the frame without uniform bars at its edges (letterbox, pillarbox: what a call
+    app or an encoder adds), at most ``most`` of each side."""
+    h, w = gray.shape
+    small = cv2.resize(gray, (max(w // 4, 1), max(h // 4, 1)), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    def inner(lines: np.ndarray) -> tuple[int, int]:
+        n = lines.shape[0]
+        busy = (lines.std(axis=1) > flat) | (np.abs(lines.mean(axis=1) - lines[[0, -1]].mean()) > 2 * flat)
+        idx = np.flatnonzero(busy)
+        if idx.size == 0:
+            return 0, n
+        lo, hi = min(idx[0], int(n * most)), max(idx[-1] + 1, n - int(n * most))
+        return lo, hi
+
+    y0, y1 = inner(small)
+    x0, x1 = inner(small.T)
+    sy, sx = h / small.shape[0], w / small.shape[1]
+    return int(y0 * sy), int(round(y1 * sy)), int(x0 * sx), int(round(x1 * sx))
+
+
 def thumbnail(gray: np.ndarray) -> np.ndarray:
-    """HxW luma (uint8 or float) -> (THUMB*THUMB,) float32, zero mean, unit RMS."""
-    t = cv2.resize(gray, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
+    """HxW luma (uint8 or float) -> (THUMB*THUMB,) float32, zero mean, unit RMS, of the frame without
+    uniform bars at its edges."""
+    y0, y1, x0, x1 = content_box(gray)
+    t = cv2.resize(gray[y0:y1, x0:x1], (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
     t = (t - cv2.GaussianBlur(t, (0, 0), HIGHPASS)).ravel()
     t -= t.mean()
     return t / (np.sqrt(np.mean(t * t)) + 0.5)

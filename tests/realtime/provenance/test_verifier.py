@@ -200,3 +200,14 @@ def test_layout_pilot_and_payload_chips_are_disjoint():
     assert lay.pilot_mask.sum() == pattern.N_PILOT and np.sum(lay.flip != 0) == pattern.N_FLIP
     assert not np.any((lay.pilot != 0) & (lay.flip != 0)) and not np.any((lay.flip != 0) & (lay.bit >= 0))
     assert set(np.unique(lay.bit[lay.bit >= 0])) == set(range(pattern.CODED_BITS))
+
+
+def test_letterboxed_frames_stay_bound(ours):
+    """A call app fits our frames into 16:9 with bars: the signature is taken without the bars."""
+    def pillarbox(f):
+        canvas = np.zeros((512, 910, 3), np.uint8)
+        canvas[:, 199:711] = f
+        return canvas
+
+    r = verify([pillarbox(f) for f in ours[:10]], scales=(1.0,))
+    assert r.status == "valid" and r.binding > 0.8
