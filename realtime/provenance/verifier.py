@@ -3,7 +3,7 @@
 The window's frames are folded onto the mark's tile at each scale tried, as received and mirrored; the
 pilot correlation over every sub-chip offset and cyclic shift gives the best ``Z``, and
 ``p = H exp(-Z^2/2)`` with ``H`` the number of hypotheses of the whole search (every scale of the grid,
-even those skipped, times both orientations). If the mark is present its payload is decoded at the best
+even those skipped, times every rotation angle and both orientations). If the mark is present its payload is decoded at the best
 hypothesis and read with each key the user holds; the content signature it carries is compared with the
 frames' own. ``status``:
 
@@ -42,6 +42,7 @@ class MarkResult:
     z: float = 0.0
     scale: float | None = None
     mirrored: bool = False
+    rotation: float = 0.0            # degrees the frames were turned back by (full search only)
     hypotheses: int = 0
     key_id: str | None = None        # which of the user's keys opened the payload
     binding: float | None = None     # content-signature agreement (1 = this content, ~0 = other content)
@@ -69,6 +70,16 @@ class _Hypothesis:
     sub: int
     shift: tuple[int, int]
     feats: np.ndarray = field(repr=False)   # (N, ORIENTATIONS, SUBPHASES, GRID, GRID)
+    angle: float = 0.0                      # degrees the frames were turned back by
+
+
+def _turned(gray: np.ndarray, angle: float) -> np.ndarray:
+    """The frame turned by ``angle`` degrees about its centre (0: the frame itself)."""
+    if angle == 0.0:
+        return gray
+    h, w = gray.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    return cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def as_keyring(keys: bytes | list[tuple[str, bytes]] | None) -> tuple[tuple[str, bytes], ...]:
@@ -100,8 +111,9 @@ class MarkVerifier:
 
     @property
     def hypotheses(self) -> int:
-        n_scales = len(self.scales) if self.scales is not None else len(S.SCALE_GRID)
-        return n_scales * F.SHIFTS_PER_SCALE
+        if self.scales is not None:
+            return len(self.scales) * F.SHIFTS_PER_SCALE
+        return len(S.SCALE_GRID) * len(S.ANGLES) * F.SHIFTS_PER_SCALE
 
     def reset(self) -> None:
         """Forget the window."""
@@ -117,18 +129,19 @@ class MarkVerifier:
         self._frames.append(_Entry(np.ascontiguousarray(image), {}))
 
     # -- search -------------------------------------------------------------------------------
-    def _evaluate(self, entries: list[_Entry], scale: float, center: float) -> _Hypothesis:
-        """Fold every frame at ``scale`` (whitened for ``center``), features cached per frame."""
+    def _evaluate(self, entries: list[_Entry], scale: float, center: float, angle: float = 0.0) -> _Hypothesis:
+        """Fold every frame, turned back by ``angle``, at ``scale`` (whitened for ``center``); features
+        cached per frame."""
         feats = []
         index = None
         for e in entries:
-            key = (round(center, 9), round(scale, 9))
+            key = (round(center, 9), round(scale, 9), angle)
             if key not in e.cache:
-                r = e.cache.get(center)
+                r = e.cache.get((center, angle))
                 if r is None:
-                    r = F.whiten(e.gray, center)
+                    r = F.whiten(_turned(e.gray, angle), center)
                     e.cache.clear()             # keep one whitening per frame
-                    e.cache[center] = r
+                    e.cache[(center, angle)] = r
                 if index is None:   # whitened frames are shrunk by work_factor(center)
                     h, w = e.gray.shape
                     f = r.shape[0] / h, r.shape[1] / w
@@ -138,23 +151,33 @@ class MarkVerifier:
         feats = np.stack(feats)
         z = F.pilot_z(feats.sum(axis=0))
         o, sub, qy, qx = np.unravel_index(int(np.argmax(z)), z.shape)
-        return _Hypothesis(scale, float(z[o, sub, qy, qx]), int(o), int(sub), (int(qy), int(qx)), feats)
+        return _Hypothesis(scale, float(z[o, sub, qy, qx]), int(o), int(sub), (int(qy), int(qx)), feats, angle)
 
-    def _centers(self, sub: list[_Entry]) -> list[float]:
-        """Scales worth refining: the periodicity comb's best candidates, and 1.0 (untouched output)."""
+    def _centers(self, sub: list[_Entry]) -> list[tuple[float, float]]:
+        """(scale, angle) worth refining: the periodicity comb's best candidates, and scale 1.0 (untouched
+        size) at angle 0 and at the comb's best angle (the comb can prefer a sub-harmonic scale)."""
         centers = S.comb_candidates([e.gray for e in sub[:8]])
-        if all(abs(math.log(c)) > 0.01 for c in centers):
-            centers.append(1.0)
+        for angle in {0.0, centers[0][1] if centers else 0.0}:
+            if all(abs(math.log(c)) > 0.01 or a != angle for c, a in centers):
+                centers.append((1.0, angle))
         return centers
 
-    def _best_scale(self, entries: list[_Entry]) -> tuple[float, float]:
-        """Candidates, each refined coarse-to-fine on SCALE_GRID with a few frames. -> (scale, centre)."""
+    def _best_angle(self, sub: list[_Entry], center: float, angle: float) -> float:
+        """The comb's angle refined on ANGLES (+-0.5 deg) by the pilot correlation at the comb's scale."""
+        if angle == 0.0:
+            return 0.0
+        near = S.ANGLES[np.abs(S.ANGLES - angle) <= 0.5 + 1e-9]
+        return float(max(near, key=lambda a: self._evaluate(sub, center, center, float(a)).z))
+
+    def _best_scale(self, entries: list[_Entry]) -> tuple[float, float, float]:
+        """Candidates, each refined coarse-to-fine on SCALE_GRID with a few frames. -> (scale, centre, angle)."""
         pick = np.unique(np.linspace(0, len(entries) - 1, min(self.search_frames, len(entries))).astype(int))
         sub = [entries[i] for i in pick]
         size = max(entries[0].gray.shape)
         best: _Hypothesis | None = None
         best_center = 1.0
-        for center in self._centers(sub):
+        for center, angle in self._centers(sub):
+            angle = self._best_angle(sub, center, angle)
             tol = P.CELL * center / (4 * size)         # relative scale error worth a quarter chip of drift
             grid = S.fine_grid(center, max(3 * tol, 0.004))
             if grid.size == 0:
@@ -162,25 +185,26 @@ class MarkVerifier:
             step = max(1, int(tol / S.LOG_STEP))
             lo, hi = 0, len(grid)
             while True:
-                found = max((self._evaluate(sub, s, center) for s in grid[lo:hi:step]), key=lambda h: h.z)
+                found = max((self._evaluate(sub, s, center, angle) for s in grid[lo:hi:step]), key=lambda h: h.z)
                 if best is None or found.z > best.z:
                     best, best_center = found, center
                 if step == 1:
                     break
                 i = int(np.searchsorted(grid, found.scale))
                 lo, hi, step = max(i - step, 0), i + step + 1, max(1, step // 3)
-        return (best.scale, best_center) if best is not None else (1.0, 1.0)
+        return (best.scale, best_center, best.angle) if best is not None else (1.0, 1.0, 0.0)
 
     def result(self) -> MarkResult:
         if not self._frames:
             return MarkResult(False, 1.0, "absent", None, 0, note="no frames")
         entries = list(self._frames)
-        candidates = [(s, s) for s in self.scales] if self.scales is not None else [self._best_scale(entries)]
-        best = max((self._evaluate(entries, s, c) for s, c in candidates), key=lambda h: h.z)
+        candidates = [(s, s, 0.0) for s in self.scales] if self.scales is not None else [self._best_scale(entries)]
+        best = max((self._evaluate(entries, s, c, a) for s, c, a in candidates), key=lambda h: h.z)
         self.last_hypothesis = best
         log_p = math.log(self.hypotheses) - best.z * best.z / 2 if best.z > 0 else 0.0
         p = math.exp(min(log_p, 0.0))
-        common = dict(z=best.z, scale=float(best.scale), mirrored=bool(best.orient), hypotheses=self.hypotheses)
+        common = dict(z=best.z, scale=float(best.scale), mirrored=bool(best.orient), rotation=best.angle,
+                      hypotheses=self.hypotheses)
         if p > self.alpha:
             return MarkResult(False, p, "absent", None, len(entries), **common)
         return self._check_payload(best, entries, p, common)
@@ -218,9 +242,10 @@ class MarkVerifier:
                 first = first or (bits, agreement, False)
         return first
 
-    def content_projections(self, key: bytes, entries: list[_Entry], mirrored: bool) -> np.ndarray:
-        """Keyed projections of the frames' mean thumbnail, mirrored back when the mark was."""
-        thumbs = [B.thumbnail(np.ascontiguousarray(e.gray[:, ::-1]) if mirrored else e.gray) for e in entries]
+    def content_projections(self, key: bytes, entries: list[_Entry], mirrored: bool, angle: float = 0.0) -> np.ndarray:
+        """Keyed projections of the frames' mean thumbnail, turned and mirrored back as the mark was."""
+        grays = [_turned(e.gray, angle) for e in entries]
+        thumbs = [B.thumbnail(np.ascontiguousarray(g[:, ::-1]) if mirrored else g) for g in grays]
         return B.projections(key, np.mean(thumbs, axis=0))
 
     def _check_payload(self, hyp: _Hypothesis, entries: list[_Entry], p: float, common: dict) -> MarkResult:
@@ -233,7 +258,7 @@ class MarkVerifier:
             if opened is None:
                 continue
             sid, signature = opened
-            bound = B.score(signature, self.content_projections(key, entries, bool(hyp.orient)))
+            bound = B.score(signature, self.content_projections(key, entries, bool(hyp.orient), hyp.angle))
             if bound >= B.BOUND_SCORE:
                 return MarkResult(True, p, "valid", sid, n, key_id=name, binding=bound, agreement=agreement, **common)
             return MarkResult(True, p, "unbound", sid, n, key_id=name, binding=bound, agreement=agreement,

@@ -69,24 +69,27 @@ def test_window_after_transport_is_verified_without_knowing_scale_or_shift(sent)
     assert r.session_id == 777 and r.frames == 30 and not r.mirrored
     assert abs(r.scale - 0.5) < 0.01 and r.binding > 0.8
     assert r.p_value <= 1e-6
-    # the p-value is the union bound over the whole search (scales x mirror x offsets x shifts)
-    assert r.hypotheses > 1e7
+    # the p-value is the union bound over the whole search (scales x angles x mirror x offsets x shifts)
+    assert r.hypotheses > 1e9
     assert math.isclose(math.log(max(r.p_value, 1e-300)), max(math.log(r.hypotheses) - r.z ** 2 / 2, -690.8),
                         rel_tol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["mirror", "upscale 1.5", "upscale 2.0", "downscale 0.35"])
+@pytest.mark.parametrize("name", ["mirror", "upscale 1.5", "upscale 2.0", "downscale 0.35", "rotation 3"])
 def test_mirror_and_scale_are_found(ours, name):
     import cv2
 
     attack = {"mirror": lambda f: np.ascontiguousarray(f[:, ::-1]),
               "upscale 1.5": lambda f: cv2.resize(f, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LINEAR),
               "upscale 2.0": lambda f: cv2.resize(f, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC),
-              "downscale 0.35": lambda f: cv2.resize(f, None, fx=0.35, fy=0.35, interpolation=cv2.INTER_AREA)}[name]
+              "downscale 0.35": lambda f: cv2.resize(f, None, fx=0.35, fy=0.35, interpolation=cv2.INTER_AREA),
+              "rotation 3": lambda f: cv2.warpAffine(f, cv2.getRotationMatrix2D((256, 256), 3.0, 1.0), (512, 512),
+                                                     borderMode=cv2.BORDER_REFLECT)}[name]
     r = verify([attack(f) for f in ours[:10]])
     assert r.status == "valid" and r.session_id == 777
     assert r.mirrored == (name == "mirror")
-    expected = {"mirror": 1.0, "upscale 1.5": 1.5, "upscale 2.0": 2.0, "downscale 0.35": 0.35}[name]
+    assert abs(r.rotation - (-3.0 if name == "rotation 3" else 0.0)) <= 0.25
+    expected = {"mirror": 1.0, "upscale 1.5": 1.5, "upscale 2.0": 2.0, "downscale 0.35": 0.35, "rotation 3": 1.0}[name]
     assert abs(math.log(r.scale / expected)) < 0.01
 
 

@@ -1,0 +1,28 @@
+"""What a file or an option reveals: the recording's encoder settings do not describe the machine, and
+the provenance mode is checked once, up front."""
+import re
+
+import numpy as np
+import pytest
+
+from mimicam.realtime.errors import InputError
+from mimicam.realtime.pipeline import PipelineOptions
+from mimicam.realtime.sinks import FileSink
+
+
+def test_recording_encoder_settings_do_not_record_the_core_count(tmp_path):
+    """x264 writes its settings into the stream; left on "auto" its thread counts follow the machine's
+    cores (``threads=2 ... slices=2`` here). Fixed, they read the same everywhere."""
+    path = tmp_path / "rec.mp4"
+    with FileSink(128, 96, 30.0, path) as sink:
+        for i in range(8):
+            sink.write(np.full((96, 128, 3), 20 * i, np.uint8))
+    found = re.search(rb"options: [^\x00]*", path.read_bytes())
+    assert found is not None
+    assert b" threads=4 lookahead_threads=1 sliced_threads=0 " in found.group(0)
+
+
+def test_provenance_mode_is_validated():
+    assert PipelineOptions(portrait="p.png", driving=0, provenance="anonymous").provenance == "anonymous"
+    with pytest.raises(InputError, match="provenance"):
+        PipelineOptions(portrait="p.png", driving=0, provenance="secret")
