@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                                  "frames": len(frames), "render_s": round(time.perf_counter() - t0, 1)})
             ctx = {"box": box, "fps": fps, "rng": rng, "gallery": gallery}
             for name in attacks:
-                table[name][clip_verdict(ATTACKS[name](frames, ctx), key)] += 1
+                verdict = clip_verdict(ATTACKS[name](frames, ctx), key)
+                table[name][verdict] += 1
+                print(f"  {name}: {verdict}", flush=True)
             for k in (min(100, len(frames) - 1), len(frames) // 2, len(frames) - 1):
                 for ext, params in ((".png", []), (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 70])):
                     ok, buf = cv2.imencode(ext, frames[k], params)

@@ -38,20 +38,22 @@ def _directions(key: bytes) -> np.ndarray:
     return w
 
 
-def content_box(gray: np.ndarray, flat: float = 3.0, most: float = 0.45) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1) of the frame without uniform bars at its edges (letterbox, pillarbox: what a call
-    app or an encoder adds), at most ``most`` of each side."""
+def content_box(gray: np.ndarray, dark: float = 24.0, flat: float = 4.0, most: float = 0.45) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) of the frame without black bars at its edges (letterbox, pillarbox: what a call app
+    or an encoder adds), at most ``most`` of each side. A bar line has a median below ``dark`` and a median
+    absolute deviation below ``flat`` (medians: the mark's noise or a badge across part of a line do not
+    make it content)."""
     h, w = gray.shape
     small = cv2.resize(gray, (max(w // 4, 1), max(h // 4, 1)), interpolation=cv2.INTER_AREA).astype(np.float32)
 
     def inner(lines: np.ndarray) -> tuple[int, int]:
+        med = np.median(lines, axis=1)
+        mad = np.median(np.abs(lines - med[:, None]), axis=1)
+        idx = np.flatnonzero((med >= dark) | (mad >= flat))
         n = lines.shape[0]
-        busy = (lines.std(axis=1) > flat) | (np.abs(lines.mean(axis=1) - lines[[0, -1]].mean()) > 2 * flat)
-        idx = np.flatnonzero(busy)
         if idx.size == 0:
             return 0, n
-        lo, hi = min(idx[0], int(n * most)), max(idx[-1] + 1, n - int(n * most))
-        return lo, hi
+        return min(idx[0], int(n * most)), max(idx[-1] + 1, n - int(n * most))
 
     y0, y1 = inner(small)
     x0, x1 = inner(small.T)
@@ -61,7 +63,7 @@ def content_box(gray: np.ndarray, flat: float = 3.0, most: float = 0.45) -> tupl
 
 def thumbnail(gray: np.ndarray) -> np.ndarray:
     """HxW luma (uint8 or float) -> (THUMB*THUMB,) float32, zero mean, unit RMS, of the frame without
-    uniform bars at its edges."""
+    black bars at its edges."""
     y0, y1, x0, x1 = content_box(gray)
     t = cv2.resize(gray[y0:y1, x0:x1], (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
     t = (t - cv2.GaussianBlur(t, (0, 0), HIGHPASS)).ravel()

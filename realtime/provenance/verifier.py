@@ -115,6 +115,17 @@ class MarkVerifier:
             return len(self.scales) * F.SHIFTS_PER_SCALE
         return len(S.SCALE_GRID) * len(S.ANGLES) * F.SHIFTS_PER_SCALE
 
+    def _log_p(self, hyp: _Hypothesis) -> float:
+        """log of the hypothesis' p-value. Full search: a Bonferroni split, half of ``alpha`` to the
+        upright family (every scale, angle 0) and half to the turned one (every scale, every other angle),
+        so that undoing rotations costs upright marks almost nothing."""
+        if self.scales is not None:
+            family = self.hypotheses
+        else:
+            upright = len(S.SCALE_GRID) * F.SHIFTS_PER_SCALE
+            family = 2 * (upright if hyp.angle == 0.0 else self.hypotheses - upright)
+        return math.log(family) - hyp.z * hyp.z / 2 if hyp.z > 0 else 0.0
+
     def reset(self) -> None:
         """Forget the window."""
         self._frames.clear()
@@ -169,13 +180,13 @@ class MarkVerifier:
         near = S.ANGLES[np.abs(S.ANGLES - angle) <= 0.5 + 1e-9]
         return float(max(near, key=lambda a: self._evaluate(sub, center, center, float(a)).z))
 
-    def _best_scale(self, entries: list[_Entry]) -> tuple[float, float, float]:
-        """Candidates, each refined coarse-to-fine on SCALE_GRID with a few frames. -> (scale, centre, angle)."""
+    def _best_scale(self, entries: list[_Entry]) -> list[tuple[float, float, float]]:
+        """Candidates, each refined coarse-to-fine on SCALE_GRID with a few frames. -> the best upright and
+        the best turned (scale, centre, angle)."""
         pick = np.unique(np.linspace(0, len(entries) - 1, min(self.search_frames, len(entries))).astype(int))
         sub = [entries[i] for i in pick]
         size = max(entries[0].gray.shape)
-        best: _Hypothesis | None = None
-        best_center = 1.0
+        best: dict[bool, tuple[_Hypothesis, float]] = {}
         for center, angle in self._centers(sub):
             angle = self._best_angle(sub, center, angle)
             tol = P.CELL * center / (4 * size)         # relative scale error worth a quarter chip of drift
@@ -186,23 +197,23 @@ class MarkVerifier:
             lo, hi = 0, len(grid)
             while True:
                 found = max((self._evaluate(sub, s, center, angle) for s in grid[lo:hi:step]), key=lambda h: h.z)
-                if best is None or found.z > best.z:
-                    best, best_center = found, center
+                turned = angle != 0.0
+                if turned not in best or found.z > best[turned][0].z:
+                    best[turned] = found, center
                 if step == 1:
                     break
                 i = int(np.searchsorted(grid, found.scale))
                 lo, hi, step = max(i - step, 0), i + step + 1, max(1, step // 3)
-        return (best.scale, best_center, best.angle) if best is not None else (1.0, 1.0, 0.0)
+        return [(h.scale, c, h.angle) for h, c in best.values()] or [(1.0, 1.0, 0.0)]
 
     def result(self) -> MarkResult:
         if not self._frames:
             return MarkResult(False, 1.0, "absent", None, 0, note="no frames")
         entries = list(self._frames)
-        candidates = [(s, s, 0.0) for s in self.scales] if self.scales is not None else [self._best_scale(entries)]
-        best = max((self._evaluate(entries, s, c, a) for s, c, a in candidates), key=lambda h: h.z)
+        candidates = [(s, s, 0.0) for s in self.scales] if self.scales is not None else self._best_scale(entries)
+        best = min((self._evaluate(entries, s, c, a) for s, c, a in candidates), key=self._log_p)
         self.last_hypothesis = best
-        log_p = math.log(self.hypotheses) - best.z * best.z / 2 if best.z > 0 else 0.0
-        p = math.exp(min(log_p, 0.0))
+        p = math.exp(min(self._log_p(best), 0.0))
         common = dict(z=best.z, scale=float(best.scale), mirrored=bool(best.orient), rotation=best.angle,
                       hypotheses=self.hypotheses)
         if p > self.alpha:

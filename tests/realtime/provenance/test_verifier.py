@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from mimicam.realtime.provenance import ecc, pattern
+from mimicam.realtime.provenance import ecc, pattern, scale
 from mimicam.realtime.provenance.verifier import MarkResult, MarkVerifier
 from mimicam.realtime.provenance.watermark import Watermarker
 from provenance_data import KEY, OTHER_KEY, clip30, other30, transport  # noqa: F401 (fixtures)
@@ -71,7 +71,10 @@ def test_window_after_transport_is_verified_without_knowing_scale_or_shift(sent)
     assert r.p_value <= 1e-6
     # the p-value is the union bound over the whole search (scales x angles x mirror x offsets x shifts)
     assert r.hypotheses > 1e9
-    assert math.isclose(math.log(max(r.p_value, 1e-300)), max(math.log(r.hypotheses) - r.z ** 2 / 2, -690.8),
+    # (upright and turned marks each get half of alpha: the upright family is every scale at angle 0)
+    upright = r.hypotheses // len(scale.ANGLES)
+    assert r.rotation == 0.0
+    assert math.isclose(math.log(max(r.p_value, 1e-300)), max(math.log(2 * upright) - r.z ** 2 / 2, -690.8),
                         rel_tol=1e-6)
 
 
