@@ -26,3 +26,22 @@ def test_provenance_mode_is_validated():
     assert PipelineOptions(portrait="p.png", driving=0, provenance="anonymous").provenance == "anonymous"
     with pytest.raises(InputError, match="provenance"):
         PipelineOptions(portrait="p.png", driving=0, provenance="secret")
+
+
+def test_anonymous_pipeline_reads_no_key_and_emits_the_public_mark(tmp_path, monkeypatch, portrait_path,
+                                                                    driving_clip):
+    from mimicam.realtime.pipeline import Pipeline
+    from mimicam.realtime.provenance.verifier import MarkVerifier
+
+    monkeypatch.setenv("MIMICAM_CONFIG_DIR", str(tmp_path / "cfg"))
+    frames = []
+    opts = PipelineOptions(portrait=portrait_path, driving=driving_clip, output="null", backend="ort",
+                           realtime=False, max_frames=12, detector=False, provenance="anonymous")
+    with Pipeline(opts, on_output=lambda f: frames.append(f.image.copy())) as pipe:
+        pipe.run()
+    assert not (tmp_path / "cfg").exists()              # no key read, none created
+    v = MarkVerifier(None, scales=(1.0,))
+    for f in frames:
+        v.feed(f)
+    r = v.result()
+    assert r.status == "anonymous" and r.session_id is None
