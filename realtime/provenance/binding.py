@@ -27,7 +27,8 @@ SIG_BITS = 40
 # clips: <= 0.56); `python -m mimicam.tools.provenance_bench` measures both on held-out renders.
 BOUND_SCORE = 0.65     # verifier: agreement at or above this = the payload belongs to this content
 HOLD_SCORE = 0.75      # embedder: keep the current signature while the running mean still agrees this well
-SMOOTHING = 0.05       # embedder: weight of each new frame in the running mean thumbnail
+SMOOTHING = 0.15       # embedder: weight of each new thumbnail in the running mean
+REFRESH = 4            # embedder: a new thumbnail every REFRESH frames (it costs a few ms at 720p)
 
 
 @lru_cache(maxsize=16)
@@ -44,7 +45,7 @@ def content_box(gray: np.ndarray, dark: float = 24.0, flat: float = 4.0, most: f
     absolute deviation below ``flat`` (medians: the mark's noise or a badge across part of a line do not
     make it content)."""
     h, w = gray.shape
-    small = cv2.resize(gray, (max(w // 4, 1), max(h // 4, 1)), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.resize(gray, (max(w // 8, 1), max(h // 8, 1)), interpolation=cv2.INTER_AREA).astype(np.float32)
 
     def inner(lines: np.ndarray) -> tuple[int, int]:
         med = np.median(lines, axis=1)

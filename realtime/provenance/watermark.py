@@ -83,6 +83,7 @@ class Watermarker:
         self._buffers: dict[tuple[int, int], _SizeBuffers] = {}
         self.signature: int | None = None
         self._mean_thumb: np.ndarray | None = None
+        self._calls = 0
         self.payload_changes = 0
         self._static, self._flipping = P.chip_tiles(P.anonymous_payload()) if mode == "anonymous" else (None, None)
         self._tile = np.empty((P.GRID, P.GRID), np.float32)
@@ -105,7 +106,7 @@ class Watermarker:
     def _chips(self, image: np.ndarray, counter: int) -> np.ndarray:
         """The frame's chip tile. Attributed: the payload follows the signature of the running mean
         thumbnail, with hysteresis (kept while it agrees at ``binding.HOLD_SCORE``), so it rarely changes."""
-        if self.mode == "attributed":
+        if self.mode == "attributed" and (self.signature is None or self._calls % B.REFRESH == 0):
             thumb = B.thumbnail(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
             if self._mean_thumb is None:
                 self._mean_thumb = thumb
@@ -116,6 +117,7 @@ class Watermarker:
                 self.signature = B.to_int(proj)
                 self._static, self._flipping = P.chip_tiles(P.pack_payload(self.key, self.session_id, self.signature))
                 self.payload_changes += 1
+        self._calls += 1
         np.multiply(self._flipping, P.flip_sign(counter), out=self._tile)
         self._tile += self._static
         return self._tile
