@@ -20,6 +20,7 @@ from .canvas import DEFAULT_SIZE, check_size
 from .capture import CaptureSource, CaptureThread, open_source
 from .compose import Compositor
 from .finish import Finisher
+from .errors import InputError
 from .landmarks import LandmarkStage
 from .mailbox import Mailbox
 from .metrics import STAGES, FrameRecord, MetricsRecorder
@@ -52,10 +53,13 @@ class PipelineOptions:
     more_portraits: tuple[Path | str, ...] = field(default_factory=tuple)  # the "next portrait" hotkey cycles
     # output (width, height), even; None: 1280x720 live, the portrait's own aspect (capped) offline
     size: tuple[int, int] | None = None
+    provenance: str = "attributed"  # "anonymous": the public mark only, no key, nothing attributable
 
     def __post_init__(self) -> None:
         if self.size is not None:
             check_size(self.size)
+        if self.provenance not in ("attributed", "anonymous"):
+            raise InputError(f"provenance: expected 'attributed' or 'anonymous', got {self.provenance!r}")
 
     def output_size(self) -> tuple[int, int] | None:
         """The canvas size asked for (None: the portrait's own, decided when it is loaded)."""
@@ -121,8 +125,8 @@ class Pipeline:
             from .provenance.keys import load_or_create_key
             from .provenance.watermark import Watermarker
 
-            key = load_or_create_key()
-            self.watermarker = Watermarker(key).open()
+            key = load_or_create_key() if o.provenance == "attributed" else None
+            self.watermarker = Watermarker(key, mode=o.provenance).open()
             if o.detector and o.realtime:
                 from .provenance.detector import DetectorThread
 
@@ -310,8 +314,6 @@ class Pipeline:
             self._step(frame, counter, t - t_read, t_start_ns=t_read)
             counter += 1
         if counter == 0:
-            from .errors import InputError
-
             raise InputError(f"driving video {self.options.driving} has no frames", "use another video")
 
     def _run_live(self) -> None:

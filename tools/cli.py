@@ -14,6 +14,7 @@ COMMANDS = {
     "render": "render",
     "bench": "bench",
     "verify": "verify",
+    "key": "key",
     "doctor": "doctor",
     "train": "train",
     "build-engine": "build_engine",

@@ -24,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--calibrate", choices=CALIBRATIONS, default="neutral",
                    help="your reference face: the most neutral of the first 2 s (default; 'c' in the window "
                         "starts again), the first frame, or the first steady one")
+    p.add_argument("--provenance", choices=("attributed", "anonymous"), default="attributed",
+                   help="attributed (default): the mark names this install's key and is bound to the content; "
+                        "anonymous: the public synthetic mark only, nothing attributable (see README)")
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -40,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     options = PipelineOptions(portrait=args.portrait[0], more_portraits=tuple(args.portrait[1:]),
                               driving=args.video if args.video else args.camera, output=args.output,
                               backend=args.backend, config=args.config, weights=args.weights, realtime=True,
-                              max_frames=args.frames, size=args.size, calibrate=args.calibrate)
+                              max_frames=args.frames, size=args.size, calibrate=args.calibrate,
+                              provenance=args.provenance)
     with Pipeline(options) as pipe:
         signal.signal(signal.SIGTERM, lambda *_: pipe.stop())
         where = getattr(pipe.sink, "device_name", None) or args.output

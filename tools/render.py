@@ -28,6 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "its first frame, or its first steady one")
     _add_workflow_args(p)
     add_size_arg(p, live=False)
+    p.add_argument("--provenance", choices=("attributed", "anonymous"), default="attributed",
+                   help="attributed (default): the mark names this install's key and is bound to the content; "
+                        "anonymous: the public synthetic mark only, nothing attributable (see README)")
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -44,7 +47,8 @@ def _add_workflow_args(p: argparse.ArgumentParser) -> None:
 def render(source: Path, driving: Path, out: Path, backend: str = "auto", config: str = "lite",
            weights: Path | None = None, calibrate: str = "neutral", json_path: Path | None = None,
            start_s: float = 0.0, duration_s: float | None = None, frames: int | None = None,
-           audio: bool = True, progress: bool | None = None, size: tuple[int, int] | None = None) -> dict:
+           audio: bool = True, progress: bool | None = None, size: tuple[int, int] | None = None,
+           provenance: str = "attributed") -> dict:
     """Render; the summary gets ``faces`` (driving frames with a face) and ``audio`` (muxed or not).
     ``progress``: a bar on stderr (None: only when stderr is a terminal)."""
     from ..realtime.clip import add_audio, plan_clip
@@ -55,7 +59,7 @@ def render(source: Path, driving: Path, out: Path, backend: str = "auto", config
         raise InputError(f"--out {out} is a folder", "give a file name such as out.mp4")
     options = PipelineOptions(portrait=source, driving=driving, output=f"file:{out}", backend=backend,
                               config=config, weights=weights, realtime=False, calibrate=calibrate, detector=False,
-                              size=size)
+                              size=size, provenance=provenance)
     plan = plan_clip(driving, start_s, duration_s, frames)
     with bar(plan.total, "render", "frame", progress) as shown, \
             Pipeline(options, on_output=lambda _: shown.update(1), source=plan.source) as pipe:
@@ -79,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     check_before_start([args.portrait], args.strict, "render")
     summary = render(args.portrait, args.video, args.out, args.backend, args.config, args.weights,
                      args.calibrate, args.json, args.start, args.duration, args.frames, not args.no_audio,
-                     size=args.size)
+                     size=args.size, provenance=args.provenance)
     print(format_summary(summary))
     return report_faces(summary, args.out)
 

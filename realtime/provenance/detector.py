@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .verifier import MAC_STATES, MarkVerifier
+from .verifier import STATUSES, MarkVerifier
 
 log = logging.getLogger(__name__)
 
@@ -26,30 +26,33 @@ BADGE_VERIFIED = "SYNTHETIC - verified"
 @dataclass(frozen=True)
 class Verdict:
     marked: bool
-    mac: str
+    status: str
     p_value: float
     session_id: int | None
     classifier_score: float | None
     verdicts: int
 
     def __post_init__(self) -> None:
-        if self.mac not in MAC_STATES:
-            raise ValueError(f"Verdict.mac: expected one of {MAC_STATES}, got {self.mac!r}")
+        if self.status not in STATUSES:
+            raise ValueError(f"Verdict.status: expected one of {STATUSES}, got {self.status!r}")
 
 
 NO_VERDICT = Verdict(False, "absent", 1.0, None, None, 0)
 
 
 class DetectorThread:
-    """Stage. ``scales=(1.0,)``: it reads the pipeline's own output, so only phase and shift are searched.
+    """Stage. ``scales=(1.0,)``: it reads the pipeline's own output, so only mirror and shift are searched.
+    ``key``: the install's key (attributed mode: "verified" means a valid, content-bound mark), or None
+    (anonymous mode: "verified" means the public anonymous mark is present and intact).
     ``classifier``: when the shipped weights are present and verify, each verdict carries the advisory CNN
     score (the face is relocated every ``relocate_every`` verdicts); otherwise ``classifier_score`` is None.
     The score never changes the badge text: only the mark does."""
 
-    def __init__(self, key: bytes, window: int = 30, classifier: bool = True,
+    def __init__(self, key: bytes | None, window: int = 30, classifier: bool = True,
                  scales: tuple[float, ...] = (1.0,), verified_ttl_s: float = 3.0, relocate_every: int = 15,
                  rate_hz: float = 12.0, classify_every: int = 6) -> None:
         self._verifier = MarkVerifier(key, window=window, scales=scales)
+        self._accept = "valid" if key is not None else "anonymous"
         self.classifier = _load_classifier() if classifier else None
         self.relocate_every = relocate_every
         # it shares the CPU with the live pipeline: at most rate_hz verdicts/s, the advisory CNN on every
@@ -142,15 +145,15 @@ class DetectorThread:
             if taken is None:
                 continue
             try:
-                self._verifier.feed(*taken)
+                self._verifier.feed(taken[0])
                 r = self._verifier.result()
             except Exception as exc:    # never take the pipeline down; the badge stays "SYNTHETIC"
                 self.error = exc
                 continue
             last = time.monotonic()
             n = self._verdict.verdicts + 1
-            self._verdict = Verdict(r.marked, r.mac, r.p_value, r.session_id, self._score(n), n)
-            if r.marked and r.mac == "valid":
+            self._verdict = Verdict(r.marked, r.status, r.p_value, r.session_id, self._score(n), n)
+            if r.marked and r.status == self._accept:
                 self._verified_at = time.monotonic()
 
     def _score(self, n: int) -> float | None:

@@ -1,10 +1,13 @@
-"""Verifier building blocks: whitening, folding a frame onto the mark's tile at a hypothesised scale,
-and the pilot correlation over every cyclic shift and phase.
+"""Verifier building blocks: whitening, folding a frame onto the mark's tile at a hypothesised scale
+(both as received and mirrored), and the pilot correlation over every cyclic shift.
 
-Statistic: for one hypothesis (scale, phase, shift), ``Z = sum(s_i x_i) / sqrt(sum(x_i^2))`` over the
-pilot chips ``s_i`` (independent fair +-1, independent of any unmarked image) and the folded features
-``x_i``. Hoeffding gives ``P(Z >= t) <= exp(-t^2 / 2)`` whatever the image; the union bound over all
-hypotheses of the search multiplies that by their number.
+Statistic: for one hypothesis (scale, mirror, sub-chip offset, shift), ``Z = sum(s_i x_i) /
+sqrt(sum(x_i^2))`` over the pilot chips ``s_i`` (independent fair +-1, independent of any unmarked
+image) and the folded features ``x_i``. Hoeffding gives ``P(Z >= t) <= exp(-t^2 / 2)`` whatever the
+image; the union bound over all hypotheses of the search multiplies that by their number.
+
+A horizontal mirror reverses the tile's columns: folding is done once, and the mirrored hypothesis
+reads the folded bins with their column axis reversed (the cyclic shift search absorbs the offset).
 """
 from __future__ import annotations
 
@@ -17,11 +20,10 @@ from . import pattern as P
 
 BINS = 2 * P.GRID            # fold resolution: 2 bins per chip -> 4 sub-chip offsets
 SUBPHASES = 4
-SHIFTS_PER_SCALE = SUBPHASES * P.GRID * P.GRID * P.PHASES   # hypotheses tested at one scale
-_FB = np.conj(np.fft.fft2(P.LAYOUT.pilot))                  # (PHASES, GRID, GRID)
+ORIENTATIONS = 2             # as received, mirrored left-right
+SHIFTS_PER_SCALE = ORIENTATIONS * SUBPHASES * P.GRID * P.GRID   # hypotheses tested at one scale
+_FB = np.conj(np.fft.fft2(P.LAYOUT.pilot))                      # (GRID, GRID)
 _FM = np.conj(np.fft.fft2(P.LAYOUT.pilot_mask))
-_FB_T = _FB.reshape(P.PHASES, -1).T.copy()                    # (F, PHASES)
-_FM_T = _FM.reshape(P.PHASES, -1).T.copy()
 
 
 def work_factor(scale: float) -> float:
@@ -55,9 +57,7 @@ def fold_index(shape: tuple[int, int], scale: float) -> np.ndarray:
     return index
 
 
-def fold(residual: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """-> (SUBPHASES, GRID, GRID) chip features: 2x2-bin sums of the folded residual."""
-    f = np.bincount(index, weights=residual.ravel(), minlength=BINS * BINS).reshape(BINS, BINS)
+def _chips(f: np.ndarray) -> np.ndarray:
     f = np.concatenate([f, f[:1]], axis=0)
     s = f[:-1] + f[1:]
     s = np.concatenate([s, s[:, :1]], axis=1)
@@ -65,30 +65,22 @@ def fold(residual: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.stack([s[py::2, px::2] for py in (0, 1) for px in (0, 1)])
 
 
-def pilot_z(groups: np.ndarray, group_ids: np.ndarray) -> np.ndarray:
-    """groups (G, SUBPHASES, GRID, GRID): features summed per frame-index class ``group_ids`` (index mod
-    PHASES). -> Z of shape (PHASES, SUBPHASES, GRID, GRID): first-frame phase x sub-offset x shift."""
-    g = groups.shape[0]
-    fx = np.fft.fft2(groups).reshape(g, SUBPHASES, -1).transpose(2, 0, 1)             # (F, G, 4)
-    fx2 = np.fft.fft2(groups * groups).reshape(g, SUBPHASES, -1).transpose(2, 0, 1)
-    idx = (np.arange(P.PHASES)[:, None] + group_ids[None, :]) % P.PHASES             # (PHASES, G)
-    num = np.matmul(_FB_T[:, idx], fx)                                                # (F, PHASES, 4)
-    den = np.matmul(_FM_T[:, idx], fx2)
-    shape = (P.PHASES, SUBPHASES, P.GRID, P.GRID)
-    num = np.fft.ifft2(num.transpose(1, 2, 0).reshape(shape)).real
-    den = np.fft.ifft2(den.transpose(1, 2, 0).reshape(shape)).real
+def fold(residual: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """-> (ORIENTATIONS, SUBPHASES, GRID, GRID) chip features: 2x2-bin sums of the folded residual, as
+    received and mirrored."""
+    f = np.bincount(index, weights=residual.ravel(), minlength=BINS * BINS).reshape(BINS, BINS)
+    return np.stack([_chips(f), _chips(f[:, ::-1])])
+
+
+def pilot_z(feat: np.ndarray) -> np.ndarray:
+    """feat: features summed over the window's frames (ORIENTATIONS, SUBPHASES, GRID, GRID), in any
+    order. -> Z of the same shape: orientation x sub-offset x shift."""
+    num = np.fft.ifft2(np.fft.fft2(feat) * _FB).real
+    den = np.fft.ifft2(np.fft.fft2(feat * feat) * _FM).real
     return num / np.sqrt(np.maximum(den, 1e-12))
 
 
-def group_features(feats: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum per-frame features (N, SUBPHASES, GRID, GRID) of frames sharing ``index % PHASES``."""
-    ids = indices % P.PHASES
-    uniq, inv = np.unique(ids, return_inverse=True)
-    out = np.zeros((uniq.size,) + feats.shape[1:])
-    np.add.at(out, inv, feats)
-    return out, uniq
-
-
-def aligned(feat: np.ndarray, sub: int, shift: tuple[int, int]) -> np.ndarray:
-    """Chip features of one frame under hypothesis (sub-offset, cyclic cell shift), pattern-aligned."""
-    return np.roll(feat[sub], (-shift[0], -shift[1]), axis=(0, 1))
+def aligned(feat: np.ndarray, orient: int, sub: int, shift: tuple[int, int]) -> np.ndarray:
+    """Chip features of one frame under hypothesis (orientation, sub-offset, cyclic cell shift),
+    pattern-aligned."""
+    return np.roll(feat[orient, sub], (-shift[0], -shift[1]), axis=(0, 1))

@@ -4,7 +4,7 @@ Adding the same value to B, G and R changes luma by that value and leaves both c
 untouched, so the mark survives 4:2:0 chroma subsampling. Chip amplitudes follow a texture mask
 (more in busy areas, less in flat ones, capped in the busiest areas, see ``WEIGHT_CAP``) and
 are normalised so the mark's RMS is at most ``strength`` grey levels in every frame (2.2 -> PSNR about
-41 dB). See ``pattern.py`` for the layout.
+41 dB). See ``pattern.py`` for the layout and ``binding.py`` for the content signature in the payload.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import secrets
 import cv2
 import numpy as np
 
+from . import binding as B
 from . import pattern as P
 
 _KAPPA = 0.443          # mean square of a bilinearly upsampled +-1 chip grid
@@ -50,26 +51,42 @@ def texture_weight(image: np.ndarray, quarter: tuple[int, int], grid: tuple[int,
     return np.minimum(weight, WEIGHT_CAP, out=weight)
 
 
+MODES = ("attributed", "anonymous")
+
+
 class Watermarker:
     """Stage: ``embed(image, counter)`` marks a BGR uint8 frame in place.
 
-    ``key`` authenticates the payload; ``session_id`` (24 bits) is random when None.
+    ``mode="attributed"``: ``key`` encrypts the session id (24 bits, random when None), keys the content
+    signature and authenticates both. ``mode="anonymous"``: no key (it must be None) and no session: every
+    frame carries the same public codeword, so nothing in the mark tells one user or session from another.
     """
 
-    def __init__(self, key: bytes, session_id: int | None = None, strength: float = 2.2) -> None:
-        if not isinstance(key, bytes) or len(key) < 16:
+    def __init__(self, key: bytes | None, session_id: int | None = None, strength: float = 2.2,
+                 mode: str = "attributed") -> None:
+        if mode not in MODES:
+            raise ValueError(f"Watermarker mode: expected one of {MODES}, got {mode!r}")
+        if mode == "anonymous":
+            if key is not None or session_id is not None:
+                raise ValueError("Watermarker mode 'anonymous': expected key=None and session_id=None "
+                                 "(an anonymous mark carries nothing attributable)")
+        elif not isinstance(key, bytes) or len(key) < 16:
             raise ValueError(f"Watermarker key: expected >= 16 bytes, got {type(key).__name__} of "
                              f"{len(key) if isinstance(key, bytes) else '?'}")
-        if session_id is None:
+        if mode == "attributed" and session_id is None:
             session_id = secrets.randbits(P.SID_BITS)
-        if not 0 <= session_id < (1 << P.SID_BITS):
+        if session_id is not None and not 0 <= session_id < (1 << P.SID_BITS):
             raise ValueError(f"Watermarker session_id: expected 0..{(1 << P.SID_BITS) - 1}, got {session_id}")
         if not 0 < strength <= 8:
             raise ValueError(f"Watermarker strength: expected (0, 8] grey levels, got {strength}")
-        self.key, self.session_id, self.strength = key, session_id, strength
+        self.key, self.session_id, self.strength, self.mode = key, session_id, strength, mode
         self._buffers: dict[tuple[int, int], _SizeBuffers] = {}
-        self._epoch = -1
-        self._coded = np.zeros(P.CODED_BITS, np.float32)
+        self.signature: int | None = None
+        self._mean_thumb: np.ndarray | None = None
+        self._calls = 0
+        self.payload_changes = 0
+        self._static, self._flipping = P.chip_tiles(P.anonymous_payload()) if mode == "anonymous" else (None, None)
+        self._tile = np.empty((P.GRID, P.GRID), np.float32)
         self._opened = False
 
     def open(self) -> "Watermarker":
@@ -86,15 +103,29 @@ class Watermarker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _payload(self, counter: int) -> np.ndarray:
-        epoch = counter // P.PHASES
-        if epoch != self._epoch:
-            self._coded = P.pack_payload(self.key, self.session_id, epoch)
-            self._epoch = epoch
-        return self._coded
+    def _chips(self, image: np.ndarray, counter: int) -> np.ndarray:
+        """The frame's chip tile. Attributed: the payload follows the signature of the running mean
+        thumbnail, with hysteresis (kept while it agrees at ``binding.HOLD_SCORE``), so it rarely changes."""
+        if self.mode == "attributed" and (self.signature is None or self._calls % B.REFRESH == 0):
+            thumb = B.thumbnail(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+            if self._mean_thumb is None:
+                self._mean_thumb = thumb
+            else:
+                self._mean_thumb += B.SMOOTHING * (thumb - self._mean_thumb)
+            proj = B.projections(self.key, self._mean_thumb)
+            if self.signature is None or B.score(self.signature, proj) < B.HOLD_SCORE:
+                self.signature = B.to_int(proj)
+                self._static, self._flipping = P.chip_tiles(P.pack_payload(self.key, self.session_id, self.signature))
+                self.payload_changes += 1
+        self._calls += 1
+        np.multiply(self._flipping, P.flip_sign(counter), out=self._tile)
+        self._tile += self._static
+        return self._tile
 
     def embed(self, image: np.ndarray, counter: int) -> None:
-        """Add the mark of frame ``counter`` (>= 0) to ``image`` (HxWx3 uint8, >= 64x64) in place."""
+        """Add the mark to ``image`` (HxWx3 uint8, >= 64x64) in place. ``counter`` (>= 0) is the frame's
+        number: it only picks the sign of the flipping chips, which every frame carries itself (order-free
+        verification)."""
         if not self._opened:
             raise RuntimeError("Watermarker.embed called before open()")
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -107,7 +138,7 @@ class Watermarker:
         buf = self._buffers.get((h, w))
         if buf is None:
             buf = self._buffers[(h, w)] = _SizeBuffers(h, w)
-        tile = P.chip_tile(counter % P.PHASES, self._payload(counter))
+        tile = self._chips(image, counter)
         weight = texture_weight(image, buf.quarter, (buf.gw, buf.gh))
         gain = self.strength / np.sqrt(_KAPPA)
         np.multiply(tile.ravel()[buf.tile_index].reshape(buf.gh, buf.gw), weight, out=buf.amp)

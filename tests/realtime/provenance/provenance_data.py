@@ -40,5 +40,12 @@ def clip30() -> list[np.ndarray]:
     return read_frames("lp_d0_man_greenscreen_expressions.mp4", 30)
 
 
+@pytest.fixture(scope="session")
+def other30() -> list[np.ndarray]:
+    """30 frames of another real clip, at the first clip's size (the footage a mark is moved onto)."""
+    return [cv2.resize(f, (512, 512), interpolation=cv2.INTER_AREA)
+            for f in read_frames("lp_d9_man_glasses_webcam.mp4", 30)]
+
+
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32

@@ -17,8 +17,15 @@ def test_viterbi_corrects_noisy_soft_bits():
     assert decoded_errors <= 3       # ... and the decoder fixes nearly all of them
 
 
-def test_payload_roundtrip():
-    coded = pattern.pack_payload(b"k" * 32, 123456, 789)
-    sid, epoch, tag = pattern.unpack_payload(ecc.decode(coded))
-    assert (sid, epoch) == (123456, 789)
-    assert tag == pattern.mac24(b"k" * 32, 123456, 789)
+def test_payload_roundtrip_encrypted_session_and_public_check():
+    key = b"k" * 32
+    bits = ecc.decode(pattern.pack_payload(key, 123456, 789))
+    cipher, signature, tag = pattern.unpack_payload(bits)
+    assert signature == 789 and cipher != 123456           # the session id is not in the clear
+    assert pattern.readable(bits)
+    assert pattern.open_payload(key, bits) == (123456, 789)
+    assert pattern.open_payload(b"o" * 32, bits) is None
+    flipped = bits.copy()
+    flipped[5] ^= 1
+    assert not pattern.readable(flipped)
+    assert pattern.readable(pattern.ANONYMOUS_BITS)
