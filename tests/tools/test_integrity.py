@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from mimicam.realtime.canvas import render_size
 from mimicam.tools.integrity import measure
 
 from shared_data import DRIVING, PORTRAITS, need
@@ -18,7 +19,7 @@ def driver():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size", [(333, 401), (334, 400)], ids=["odd", "even"])
+@pytest.mark.parametrize("size", [(721, 901), (722, 900)], ids=["odd", "even"])
 def test_still_driver_1000_frames_nothing_piles_up(tmp_path, driver, size):
     src = cv2.imread(str(need(PORTRAITS / "skimage_astronaut_eileen_collins.png")))
     path = tmp_path / f"portrait_{size[0]}x{size[1]}.png"
@@ -39,9 +40,9 @@ def test_still_driver_1000_frames_nothing_piles_up(tmp_path, driver, size):
 
 
 def test_real_driver_shared_portrait(driver):
-    """A moving driver and another shared portrait (CelebA, tests only; 426 x 594)."""
+    """A moving driver and another shared portrait (CelebA, tests only; 426 x 594, rendered at 720 x 1004)."""
     path = need(PORTRAITS / "celeba_000014_black_woman.jpg")  # 426 x 594
     rep = measure(path, driver, frames=120)
-    assert rep.frames == 120 and rep.size == (426, 594)
+    assert rep.frames == 120 and rep.size == render_size(426, 594)  # scaled up: the shorter side >= 720
     assert rep.outer_diff_max <= 2.0 and rep.badge_residue_max == 0.0, rep
     assert rep.mark_tile_psnr_min >= 34.0, rep
