@@ -19,7 +19,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..realtime.provenance.keys import KEY_FILE, fingerprint, load_keys, rotate_key, user_config_dir
+    from ..engines.files import user_config_dir
+    from ..realtime.provenance.keys import KEY_FILE, fingerprint, load_keys, rotate_key
 
     directory = user_config_dir()
     if args.action == "rotate":

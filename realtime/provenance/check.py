@@ -9,10 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..media import IMAGE_EXTS, is_image
 from ..errors import InputError
 from .verifier import MarkResult, MarkVerifier
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 EXIT_VALID, EXIT_NO_MARK, EXIT_NOT_BOUND, EXIT_DAMAGED, EXIT_ANONYMOUS = 0, 3, 4, 5, 6
 # what each verdict says; never "real", and "SYNTHETIC" only where the mark is bound to this content
 SAYS = {
@@ -84,12 +84,12 @@ def iter_frames(source: str | Path | int, limit: int | None = None) -> Iterator[
         if not path.exists():
             raise InputError(f"{path} does not exist")
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(p for p in path.iterdir() if is_image(p))
             if not files:
-                raise InputError(f"folder {path} holds no image files", f"expected one of {sorted(IMAGE_SUFFIXES)}")
+                raise InputError(f"folder {path} holds no image files", f"expected one of {sorted(IMAGE_EXTS)}")
             yield from (_read_image(p) for p in files[:limit])
             return
-        if path.suffix.lower() in IMAGE_SUFFIXES:
+        if is_image(path):
             yield _read_image(path)
             return
         cap = cv2.VideoCapture(str(path))

@@ -17,6 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
+from ...engines.files import user_config_dir
 from ..errors import InputError
 
 KEY_BYTES = 32
@@ -26,15 +27,6 @@ RETIRED_DIR = "retired"
 
 class LooseKeyWarning(UserWarning):
     """The key file can be read by other users."""
-
-
-def user_config_dir() -> Path:
-    """``$MIMICAM_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/mimicam``, else ``~/.config/mimicam``."""
-    explicit = os.environ.get("MIMICAM_CONFIG_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "mimicam"
 
 
 def fingerprint(key: bytes) -> str:
