@@ -198,7 +198,7 @@ class Presenter:
         return PanelState(
             badge_text=pipe.finisher.text() if pipe.finisher is not None else "SYNTHETIC",
             mark_on=pipe.finisher is not None and pipe.finisher.mark_on and pipe.watermarker is not None,
-            mac=("none" if v is None or v.verdicts == 0 else v.mac), p_value=None if v is None else v.p_value,
+            mac=("none" if v is None or v.verdicts == 0 else v.status), p_value=None if v is None else v.p_value,
             verdicts=0 if v is None else v.verdicts, classifier_score=None if v is None else v.classifier_score,
             verify_line=self.verify_line, driver_mode=self.driver_mode, frozen=self.frozen,
             latency_ms=tuple(self.latency_ms), fps=fps)

@@ -18,11 +18,14 @@ PANEL_BG = (44, 40, 36)
 TEXT = (235, 235, 235)
 DIM = (160, 160, 160)
 SPARK = (80, 220, 255)           # the sparkline (amber-yellow)
-LAMP = {"valid": (60, 190, 60), "invalid": (40, 40, 220), "absent": (40, 160, 230), "none": (120, 120, 120)}
+# the detector's verdict (realtime.provenance.verifier.STATUSES) or "none" yet -> the lamp's BGR colour
+LAMP = {"valid": (60, 190, 60), "unbound": (200, 60, 200), "foreign": (40, 40, 220), "damaged": (0, 120, 255),
+        "anonymous": (220, 160, 40), "absent": (40, 200, 230), "none": (120, 120, 120)}
 DRIVER_MODES = ("show", "blur", "hide")
 HOTKEYS = "q quit  n next portrait  c recalibrate  w mark on/off  f freeze  v verify last 10 s  b driver view"
 VERIFY_MEANING = {0: "valid mark (this key)", 3: "no mark found (not proof it is real)",
-                  4: "mark found, MAC invalid (other key or replay)"}
+                  4: "mark not bound here, or another key", 5: "mark found, payload damaged",
+                  6: "anonymous mark (names no one)"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class PanelState:
 
     badge_text: str = "SYNTHETIC"
     mark_on: bool = True
-    mac: str = "none"                     # the detector's verdict: valid | invalid | absent | none (not yet)
+    mac: str = "none"                     # the detector's verdict (a key of LAMP): valid ... absent | none (not yet)
     p_value: float | None = None
     verdicts: int = 0
     classifier_score: float | None = None
@@ -75,7 +78,8 @@ class PanelState:
 
 
 def provenance_lines(s: PanelState) -> list[str]:
-    verdict = {"none": "waiting for the first verdict", "valid": "VALID (this key)", "invalid": "INVALID MAC",
+    verdict = {"none": "waiting for the first verdict", "valid": "VALID (this key)", "unbound": "NOT BOUND to this",
+               "foreign": "another key's mark", "damaged": "mark damaged", "anonymous": "anonymous mark",
                "absent": "no mark seen"}[s.mac]
     p = "" if s.p_value is None or s.mac == "none" else f"  p={s.p_value:.2g}"
     score = "n/a" if s.classifier_score is None else f"{s.classifier_score:.2f}"

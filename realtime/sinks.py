@@ -79,8 +79,10 @@ class FileSink(Sink):
         self._stream = self._container.add_stream("libx264", rate=rate)
         self._stream.width, self._stream.height, self._stream.pix_fmt = self.width, self.height, "yuv420p"
         self._stream.options = dict(self.PRESETS[self.live])
-        # fixed threading: x264 writes its settings into the stream; "auto" would record this machine's cores
-        self._stream.codec_context.thread_count, self._stream.codec_context.thread_type = 4, "FRAME"
+        # fixed threading: x264 writes its settings into the stream; "auto" would record this machine's cores.
+        # Live: slices (zerolatency: a packet per frame as it arrives); offline: frame threads
+        self._stream.codec_context.thread_count = 4
+        self._stream.codec_context.thread_type = "SLICE" if self.live else "FRAME"
         if self.bitrate:
             self._stream.bit_rate = self.bitrate
         return self

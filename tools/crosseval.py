@@ -210,11 +210,12 @@ def write_pair_sheet(path: Path, drv: list[np.ndarray], ours: list[np.ndarray], 
 
 def evaluate_cross(portraits: list[Path], drivers: list[Path], out_dir: Path, frames: int = 120,
                    calibrate: str = "neutral", backend: str = "ort", progress=print) -> list[PairResult]:
-    from ..realtime.imageio import load_image
-    from ..realtime.landmarks import find_portrait_face
+    from ..realtime.portrait import prepare_portrait
 
     results = []
-    faces = {p: find_portrait_face(load_image(p), p.name).landmarks.box() for p in portraits}  # as the pipeline
+    # each portrait as the pipeline renders it (fitted to its output size) and its face box there
+    prepared = {p: prepare_portrait(p, 256) for p in portraits}
+    faces = {p: prepared[p].landmarks.box() for p in portraits}
     with FaceReader() as read:
         for driver in drivers:
             drv_frames = read_clip(driver, frames)
@@ -223,7 +224,7 @@ def evaluate_cross(portraits: list[Path], drivers: list[Path], out_dir: Path, fr
                 ours = render_pair(portrait, driver, len(drv_frames), calibrate, backend)
                 n = min(len(ours), len(drv))
                 try:
-                    res = score_pair(portrait.name, driver.name, load_image(portrait), faces[portrait], drv[:n],
+                    res = score_pair(portrait.name, driver.name, prepared[portrait].image, faces[portrait], drv[:n],
                                      ours[:n], read)
                 except RuntimeError as exc:  # one unreadable pair does not lose the others
                     progress(f"{portrait.name} x {driver.name}: skipped: {exc}")

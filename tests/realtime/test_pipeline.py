@@ -54,6 +54,7 @@ def test_render_every_frame_badged_none_leaked(tmp_path, portrait_path):
     assert summary["frames"] == 40 and [o[0] for o in outputs] == list(range(40))
     ref = _clean_badge(outputs[0][2].shape[1], outputs[0][2].shape[0])
     portrait = cv2.imread(str(portrait_path))
+    portrait = cv2.resize(portrait, outputs[0][2].shape[1::-1], interpolation=cv2.INTER_AREA)  # as rendered (720 px)
     moved = 0
     for (_, kind, img), drv in zip(outputs, driving):
         assert kind == "generated"

@@ -51,10 +51,10 @@ def test_verdict_lamp_and_lines_follow_the_state(frames):
     driver, avatar = frames
     canvas = PresenterCanvas()
     seen = {}
-    for mac in ("none", "absent", "valid", "invalid"):
+    for mac in ("none", "absent", "valid", "unbound", "foreign", "damaged", "anonymous"):
         view = canvas.draw(driver, avatar, PanelState(mac=mac, p_value=0.5 if mac == "absent" else 1e-30))
         seen[mac] = lamp_state(view, canvas)
-    assert seen == {"none": "none", "absent": "absent", "valid": "valid", "invalid": "invalid"}
+    assert seen == {m: m for m in ("none", "absent", "valid", "unbound", "foreign", "damaged", "anonymous")}
     off = PanelState(badge_text="SYNTHETIC - mark off", mark_on=False)
     view = canvas.draw(driver, avatar, off)
     assert has_line(panel(view, canvas, "provenance"), "mark: OFF (demo)", canvas.px, color=(120, 120, 255))

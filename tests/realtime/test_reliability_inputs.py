@@ -105,7 +105,8 @@ def test_unusual_real_portraits_still_find_the_face(tmp_path):
     face.transpose(Image.Transpose.ROTATE_90).save(rotated, "JPEG", exif=exif.tobytes())
     for p in (cmyk, gray16, rotated):
         portrait = prepare_portrait(p, 128)
-        assert portrait.image.shape[:2] == (450, 360), p
+        assert portrait.image.shape[:2] == (900, 720), p  # upright, aspect kept, scaled up to 720 px wide
+        assert portrait.source_size == (360, 450), p
 
 
 @pytest.fixture(scope="module")
