@@ -203,7 +203,8 @@ class Pipeline:
         t2 = clock()
         kind = "generated" if lm is not None else "held"
         try:
-            image, mask = self.deadline.call(self.backend.generate, motion.kp[None], motion.jac[None])
+            outputs = self.deadline.call(self.backend.generate, motion.kp[None], motion.jac[None])
+            image, mask = outputs[0], outputs[1]
             if not np.isfinite(float(mask[0, 0, ::8, ::8].sum()) + float(image[0, :, ::8, ::8].sum())):
                 raise FloatingPointError("generator produced NaN/inf")
             t3 = clock()

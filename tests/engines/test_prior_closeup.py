@@ -34,8 +34,8 @@ def obama():
             kd = (c + (kp - c) * scale).astype(np.float32)
             kd[..., 0] += dx
             with torch.no_grad():
-                image, mask = gen(*cache, torch.from_numpy(kd), torch.from_numpy((jac * scale).astype(np.float32)))
-            return comp.paste(image.numpy(), mask.numpy()).copy()
+                outputs = gen(*cache, torch.from_numpy(kd), torch.from_numpy((jac * scale).astype(np.float32)))
+            return comp.paste(*(t.numpy() for t in outputs[:2])).copy()
 
         yield p, cfg, base, drive
 
