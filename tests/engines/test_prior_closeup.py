@@ -26,7 +26,7 @@ def obama():
     kp, jac = p.motion.kp[None], p.motion.jac[None]
     with torch.no_grad():
         cache = enc(torch.from_numpy(p.crop), torch.from_numpy(kp), torch.from_numpy(jac))
-    with Compositor(p) as comp:
+    with Compositor(p, cfg.motion_size) as comp:
         base = comp.neutral().copy()
 
         def drive(scale: float, dx: float) -> np.ndarray:
@@ -35,7 +35,7 @@ def obama():
             kd[..., 0] += dx
             with torch.no_grad():
                 outputs = gen(*cache, torch.from_numpy(kd), torch.from_numpy((jac * scale).astype(np.float32)))
-            return comp.paste(*(t.numpy() for t in outputs[:2])).copy()
+            return comp.paste(*(t.numpy() for t in outputs)).copy()
 
         yield p, cfg, base, drive
 
