@@ -77,9 +77,12 @@ def test_a_whole_pixel_shift_moves_the_full_resolution_pixels(portrait):
     assert np.abs(got - want).max() <= 1
 
 
-def test_painted_pixels_come_from_the_generated_crop(portrait):
+@pytest.mark.parametrize("paint", [1.0, 0.3])
+def test_painted_pixels_come_from_the_generated_crop(portrait, paint):
+    """The crop already holds its paint at its alpha (image = warp + paint * (colour - warp)): where anything
+    is painted, the crop is taken whole, not lerped again (that would weigh a half-closed lid by paint^2)."""
     with Compositor(portrait, CFG.motion_size) as comp:
-        out = comp.paste(*_outputs(portrait, _grid(CFG.motion_size), paint=1.0)).copy()
+        out = comp.paste(*_outputs(portrait, _grid(CFG.motion_size), paint=paint)).copy()
     x0, y0, x1, y1 = _face_box(portrait)
     assert np.abs(out[y0:y1, x0:x1].astype(int) - 128).max() <= 1  # the generated crop is grey 0.5
 
