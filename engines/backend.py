@@ -49,8 +49,10 @@ class GeneratorBackend(ABC):
         """source: (1,3,S,S) float32 BGR in [0,1]; kp: (1,K,2); jac: (1,K,2,2)."""
 
     @abstractmethod
-    def generate(self, kp: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """-> (image (1,3,S,S) float32 BGR in [0,1], mask (1,1,S,S) float32 in [0,1]). Outputs are reused."""
+    def generate(self, kp: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, ...]:
+        """-> the generator's outputs in ``generator_spec`` order: image (1,3,S,S) float32 BGR in [0,1], mask
+        (1,1,S,S) in [0,1], flow (1,M,M,2) (crop-normalised sampling grid), paint (1,1,S,S) in [0,1].
+        Outputs are reused."""
 
     def open(self) -> "GeneratorBackend":
         if not self._open:

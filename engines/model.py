@@ -36,7 +36,9 @@ class SourceEncoder(nn.Module):
 
 
 class FrameGenerator(nn.Module):
-    """Portrait cache + driving keypoints -> (generated crop, paste mask).
+    """Portrait cache + driving keypoints -> (generated crop, paste mask, flow, paint): see
+    ``FirstOrderPrior.forward``. The learned residual lives in the generated crop only, so with weights the
+    compositor pastes the crop; without, it samples the full-resolution portrait with the flow.
 
     ``learned=False`` (no weights to load) runs the closed-form prior alone: the learned parts would add
     exactly zero, so they are not computed (the graph keeps the same inputs and parameters)."""
@@ -62,8 +64,8 @@ class FrameGenerator(nn.Module):
     def forward(self, src_image, src_mouth, kp_s, jac_s, src_features, kp_d, jac_d):
         prior = self.prior
         if not self.learned:
-            image, mask = prior(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
-            return image + 0.0 * src_features[:, :1, :1, :1].mean(), mask  # keeps the input in the graph
+            image, mask, flow, paint = prior(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+            return image + 0.0 * src_features[:, :1, :1, :1].mean(), mask, flow, paint  # keeps the input in the graph
         motions, weights = prior.motions(kp_s, jac_s, kp_d, jac_d)
         src_small = self._small(src_image)
         logits, occ_res = self.dense_motion(src_small, motions, weights, kp_s, kp_d, prior.grid_m)
@@ -80,7 +82,8 @@ class FrameGenerator(nn.Module):
         if occlusion.shape[-1] != feats.shape[-1]:
             occlusion = F.interpolate(occlusion, size=feats.shape[-2:], mode="bilinear", align_corners=False)
         residual = self.decoder(feats * occlusion, image)
-        return (image + residual).clamp(0.0, 1.0), torch.maximum(prior.upsample(prior.moved(flow)), filled)
+        return ((image + residual).clamp(0.0, 1.0), torch.maximum(prior.upsample(prior.moved(flow)), filled),
+                flow, filled)
 
 
 def build_modules(cfg: GeneratorConfig, learned: bool = True) -> tuple[SourceEncoder, FrameGenerator]:

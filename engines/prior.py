@@ -344,9 +344,14 @@ class FirstOrderPrior(nn.Module):
         return image.clamp(0.0, 1.0), torch.maximum(fill_m, fill_e)
 
     def forward(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,
-                kp_d: torch.Tensor, jac_d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                kp_d: torch.Tensor, jac_d: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> (image (B,3,S,S), paste mask (B,1,S,S), flow (B,M,M,2), paint (B,1,S,S)): the flow is the
+        sampling grid at motion size (crop-normalised, x then y, ``align_corners=False``), so a compositor can
+        sample the full-resolution portrait itself; paint is where ``image`` is painted (mouth, lids), not
+        warped."""
         motions, weights = self.motions(kp_s, jac_s, kp_d, jac_d)
         flow = self.blend(motions, weights)  # once: the warp and the paste mask share it
         image = self.warp(src_image, flow)
         image, filled = self.fills(image, src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
-        return image, torch.maximum(self.upsample(self.moved(flow)), filled)
+        return image, torch.maximum(self.upsample(self.moved(flow)), filled), flow, filled

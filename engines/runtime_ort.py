@@ -65,6 +65,7 @@ class OrtBackend(GeneratorBackend):
         self._gen_in = {**cache, **{n: np.zeros(self.generator_spec.input(n).shape, np.float32)
                                     for n in ("kp_driving", "jac_driving")}}
         self._gen_out = self._buffers(self.generator_spec, "out")
+        self._outputs = tuple(self._gen_out[n] for n in self.generator_spec.output_names)
         self._enc_bind, self._gen_bind = self._enc.io_binding(), self._gen.io_binding()
         ov = ort.OrtValue.ortvalue_from_numpy
         self._keep = []  # OrtValues must outlive the bindings
@@ -90,13 +91,13 @@ class OrtBackend(GeneratorBackend):
         self._enc.run_with_iobinding(self._enc_bind)
         self._has_source = True
 
-    def generate(self, kp: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def generate(self, kp: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, ...]:
         if not self._has_source:
             raise RuntimeError("set_source() must be called before generate()")
         np.copyto(self._gen_in["kp_driving"], kp)
         np.copyto(self._gen_in["jac_driving"], jac)
         self._gen.run_with_iobinding(self._gen_bind)
-        return self._gen_out["image"], self._gen_out["mask"]
+        return self._outputs
 
 
 def small_session(model: bytes, threads: int = 1):

@@ -20,9 +20,7 @@ class TorchBackend(GeneratorBackend):
             load_weights((self.encoder, self.generator), self.config, self.weights)
         self.encoder.to(self.device), self.generator.to(self.device)
         self._cache: tuple[torch.Tensor, ...] | None = None
-        s = self.config.image_size
-        self._image = np.empty((1, 3, s, s), np.float32)
-        self._mask = np.empty((1, 1, s, s), np.float32)
+        self._outputs = tuple(np.empty(t.shape, np.float32) for t in self.generator_spec.outputs)
 
     def _close_impl(self) -> None:
         self._cache = None
@@ -32,12 +30,12 @@ class TorchBackend(GeneratorBackend):
             args = (torch.from_numpy(a).to(self.device) for a in (source, kp, jac))
             self._cache = tuple(self.encoder(*args))
 
-    def generate(self, kp: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def generate(self, kp: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, ...]:
         if self._cache is None:
             raise RuntimeError("set_source() must be called before generate()")
         with torch.inference_mode():
-            image, mask = self.generator(*self._cache, torch.from_numpy(kp).to(self.device),
-                                         torch.from_numpy(jac).to(self.device))
-        np.copyto(self._image, image.cpu().numpy())
-        np.copyto(self._mask, mask.cpu().numpy())
-        return self._image, self._mask
+            got = self.generator(*self._cache, torch.from_numpy(kp).to(self.device),
+                                 torch.from_numpy(jac).to(self.device))
+        for buf, t in zip(self._outputs, got):
+            np.copyto(buf, t.cpu().numpy())
+        return self._outputs

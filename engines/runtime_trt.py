@@ -25,7 +25,7 @@ from .config import GeneratorConfig
 from .engine_cache import EngineCache
 from .trt_build import BuildOptions, ProgressFn, ensure_engines
 
-HOST_TENSORS = ("source", "kp_source_in", "jac_source_in", "kp_driving", "jac_driving", "image", "mask")
+HOST_IN = ("source", "kp_source_in", "jac_source_in", "kp_driving", "jac_driving")  # the generator's outputs too
 
 
 class TrtBackend(GeneratorBackend):
@@ -51,6 +51,7 @@ class TrtBackend(GeneratorBackend):
         self._dev: dict[str, object] = {}
         self._host: dict[str, np.ndarray] = {}
         self._graph = 0
+        self._outputs: tuple[np.ndarray, ...] = ()
 
     # --- open / close ----------------------------------------------------------------------------
     def _open_impl(self) -> None:
@@ -82,9 +83,10 @@ class TrtBackend(GeneratorBackend):
         self._stream = cuda.Stream()
         for spec, engine, context in zip(specs, self._engines, self._contexts):
             self._bind(trt, cuda, spec, engine, context)
-        for name in HOST_TENSORS:
+        for name in HOST_IN + self.generator_spec.output_names:
             t = self._spec_of(name)
             self._host[name] = cuda.pagelocked_empty(t.shape, np.float32)
+        self._outputs = tuple(self._host[n] for n in self.generator_spec.output_names)
         self._native = native_lib.load()
         self._launch_direct()  # first enqueue does TensorRT's lazy set-up; required before capture
         self._stream.synchronize()
@@ -181,13 +183,13 @@ class TrtBackend(GeneratorBackend):
                 raise ModelError("TensorRT failed to enqueue the source_encoder engine")
             self._stream.synchronize()
 
-    def generate(self, kp: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """-> (image, mask) as page-locked arrays reused by the next call."""
+    def generate(self, kp: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, ...]:
+        """-> the generator's outputs (spec order) as page-locked arrays reused by the next call."""
         self._require_open()
         cuda = self._ctx.cuda
         with self._ctx:
             self._run_generator(kp, jac)
-            cuda.memcpy_dtoh_async(self._host["image"], self._dev["image"], self._stream)
-            cuda.memcpy_dtoh_async(self._host["mask"], self._dev["mask"], self._stream)
+            for name, host in zip(self.generator_spec.output_names, self._outputs):
+                cuda.memcpy_dtoh_async(host, self._dev[name], self._stream)
             self._stream.synchronize()
-        return self._host["image"], self._host["mask"]
+        return self._outputs

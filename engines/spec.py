@@ -2,7 +2,9 @@
 
 Two graphs per generator config:
 - ``source_encoder`` (once per portrait): the portrait crop and its keypoints -> the portrait cache.
-- ``frame_generator`` (per frame): the portrait cache + driving keypoints -> generated crop + paste mask.
+- ``frame_generator`` (per frame): the portrait cache + driving keypoints -> generated crop, paste mask,
+  the flow (sampling grid at motion size, crop-normalised) and the paint alpha (where the crop is painted,
+  not warped: mouth interior, lids), so the compositor can sample the full-resolution portrait itself.
 The names of the cache tensors are the same on both sides, so a runtime can bind the encoder's
 outputs straight to the generator's inputs (TensorRT keeps them on the device).
 """
@@ -72,9 +74,10 @@ def source_encoder_spec(cfg: GeneratorConfig) -> ModelSpec:
 
 
 def frame_generator_spec(cfg: GeneratorConfig) -> ModelSpec:
-    s, k = cfg.image_size, cfg.num_kp
+    s, k, m = cfg.image_size, cfg.num_kp, cfg.motion_size
     inputs = cache_specs(cfg) + (TensorSpec("kp_driving", (1, k, 2)), TensorSpec("jac_driving", (1, k, 2, 2)))
-    outputs = (TensorSpec("image", (1, 3, s, s)), TensorSpec("mask", (1, 1, s, s)))
+    outputs = (TensorSpec("image", (1, 3, s, s)), TensorSpec("mask", (1, 1, s, s)),
+               TensorSpec("flow", (1, m, m, 2)), TensorSpec("paint", (1, 1, s, s)))
     return ModelSpec("frame_generator", cfg.name, inputs, outputs)
 
 

@@ -140,7 +140,10 @@ class Pipeline:
         self.deadline.call(self.backend.set_source, portrait.crop, portrait.motion.kp[None], portrait.motion.jac[None],
                            timeout_s=timeout_s)
         self.portrait = portrait
-        self.compositor = Compositor(portrait).open()
+        # closed form: the compositor samples the full-resolution portrait with the flow; learned weights keep
+        # their residual in the generated crop, which is pasted
+        flow_size = self.cfg.motion_size if self.options.weights is None else None
+        self.compositor = Compositor(portrait, flow_size).open()
         self.motion = MotionTransfer(portrait.motion, calibrate=self.options.calibrate)
 
     def next_portrait(self) -> None:
@@ -207,11 +210,12 @@ class Pipeline:
         t2 = clock()
         kind = "generated" if lm is not None else "held"
         try:
-            image, mask = self.deadline.call(self.backend.generate, motion.kp[None], motion.jac[None])
+            outputs = self.deadline.call(self.backend.generate, motion.kp[None], motion.jac[None])
+            image, mask = outputs[0], outputs[1]
             if not np.isfinite(float(mask[0, 0, ::8, ::8].sum()) + float(image[0, :, ::8, ::8].sum())):
                 raise FloatingPointError("generator produced NaN/inf")
             t3 = clock()
-            out = self.compositor.paste(image, mask)
+            out = self.compositor.paste(*outputs)
             if self.notice is not None:
                 self.notice.apply(out, lm is not None, frame.t_capture_ns)
         except Exception as exc:  # noqa: BLE001 - fail closed: a slate, never the camera frame

@@ -48,7 +48,7 @@ def render(modules, clip: Clip, chunk: int = 8) -> np.ndarray:
     for a in range(1, n + 1, chunk):
         b = min(a + chunk, n + 1)
         rep = tuple(c.expand(b - a, *c.shape[1:]) for c in cache)
-        img, paste = gen(*rep, torch.from_numpy(clip.kp[a:b]), torch.from_numpy(clip.jac[a:b]))
+        img, paste, *_ = gen(*rep, torch.from_numpy(clip.kp[a:b]), torch.from_numpy(clip.jac[a:b]))
         out = paste * img + (1 - paste) * src
         outs.append((out.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8))
     return np.concatenate(outs)

@@ -149,7 +149,7 @@ def pyramid_l1(a: torch.Tensor, b: torch.Tensor, levels: int = 4) -> torch.Tenso
 def reenact(enc, gen, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Generated crop pasted over the source (what the live compositor shows)."""
     cache = enc(batch["source"], batch["kp_s"], batch["jac_s"])
-    image, paste = gen(*cache, batch["kp_d"], batch["jac_d"])
+    image, paste, *_ = gen(*cache, batch["kp_d"], batch["jac_d"])
     return paste * image + (1 - paste) * batch["source"]
 
 

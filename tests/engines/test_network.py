@@ -34,10 +34,11 @@ def test_untrained_model_is_the_closed_form_prior(seed):
     _, src, drv = _inputs(cfg, seed)
     with torch.no_grad():
         cache = enc(*src)
-        image, mask = gen(*cache, *drv)
-        ref_image, ref_mask = FirstOrderPrior(cfg)(*cache[:4], *drv)
+        image, mask, flow, paint = gen(*cache, *drv)
+        ref_image, ref_mask, ref_flow, ref_paint = FirstOrderPrior(cfg)(*cache[:4], *drv)
     assert (image - ref_image).abs().max() <= 1e-5
     assert (mask - ref_mask).abs().max() <= 1e-5
+    assert (flow - ref_flow).abs().max() <= 1e-5 and (paint - ref_paint).abs().max() <= 1e-5
 
 
 def test_closed_form_default_skips_the_learned_parts_with_the_same_output():
@@ -58,8 +59,8 @@ def test_learned_parts_change_the_output_and_keep_it_valid():
     _, src, drv = _inputs(cfg)
     with torch.no_grad():
         cache = enc(*src)
-        image, _ = gen(*cache, *drv)
-        ref, _ = FirstOrderPrior(cfg)(*cache[:4], *drv)
+        image = gen(*cache, *drv)[0]
+        ref = FirstOrderPrior(cfg)(*cache[:4], *drv)[0]
     assert (image - ref).abs().max() > 1e-2
     assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
 
@@ -103,4 +104,4 @@ def test_export_parity_with_kaiming_weights(tmp_path):
     assert model.opset_import[0].version == 17
     ops = {n.op_type for n in model.graph.node}
     assert "GridSample" in ops and not ops & {"Inverse", "Loop", "If"}
-    assert [o.name for o in model.graph.output] == ["image", "mask"]
+    assert [o.name for o in model.graph.output] == ["image", "mask", "flow", "paint"]

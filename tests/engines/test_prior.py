@@ -6,7 +6,7 @@ from mimicam.engines.config import get_config
 from mimicam.engines.export import example_inputs, export_onnx
 from mimicam.engines.layout import KP_INDEX
 from mimicam.engines.model import build_modules
-from mimicam.engines.prior import inv2x2
+from mimicam.engines.prior import inv2x2, make_grid
 from mimicam.engines.runtime_ort import OrtBackend
 from mimicam.engines.runtime_torch import TorchBackend
 
@@ -26,8 +26,11 @@ def test_inv2x2_matches_numpy():
 def test_identity_motion_reproduces_the_portrait():
     cfg = get_config("lite")
     f = example_inputs(cfg)
-    image, mask = _run(cfg, f["source"], f["kp_source_in"], f["jac_source_in"], f["kp_source_in"], f["jac_source_in"])
+    image, mask, flow, paint = _run(cfg, f["source"], f["kp_source_in"], f["jac_source_in"], f["kp_source_in"],
+                                    f["jac_source_in"])
     assert np.abs(image - f["source"]).max() < 1e-4
+    assert np.abs(flow - make_grid(cfg.motion_size).numpy()).max() < 1e-5  # the flow is the identity grid
+    assert flow.shape == (1, cfg.motion_size, cfg.motion_size, 2) and paint.max() < 1e-3  # nothing painted
 
 
 def test_translation_moves_the_head_and_not_the_background():
@@ -39,7 +42,7 @@ def test_translation_moves_the_head_and_not_the_background():
                         interpolation=cv2.INTER_CUBIC).clip(0, 1).transpose(2, 0, 1)[None].copy()
     f["source"] = smooth
     shift = np.array([0.1, 0.0], np.float32)  # 0.1 of the half crop = 12.8 px at 256
-    image, mask = _run(cfg, f["source"], f["kp_source_in"], f["jac_source_in"], f["kp_source_in"] + shift,
+    image, mask, *_ = _run(cfg, f["source"], f["kp_source_in"], f["jac_source_in"], f["kp_source_in"] + shift,
                        f["jac_source_in"])
     s = cfg.image_size
     c = s // 2
@@ -62,11 +65,11 @@ def test_opening_the_mouth_fills_the_interior_dark_not_stretched_lips():
     f["kp_source_in"][0, lo, 1] = f["kp_source_in"][0, up, 1] + 0.005
     kp_d = f["kp_source_in"].copy()
     kp_d[0, lo, 1] += 0.08  # the driver drops the jaw
-    image, _ = _run(cfg, src, f["kp_source_in"], f["jac_source_in"], kp_d, f["jac_source_in"])
+    image = _run(cfg, src, f["kp_source_in"], f["jac_source_in"], kp_d, f["jac_source_in"])[0]
     mid = (kp_d[0, lo] + kp_d[0, up]) / 2
     x, y = ((mid + 1) / 2 * cfg.image_size).astype(int)
     assert image[0, :, y, x].mean() < 0.5  # the new mouth interior is dark ...
-    image0, _ = _run(cfg, src, f["kp_source_in"], f["jac_source_in"], f["kp_source_in"], f["jac_source_in"])
+    image0 = _run(cfg, src, f["kp_source_in"], f["jac_source_in"], f["kp_source_in"], f["jac_source_in"])[0]
     assert image0[0, :, y, x].mean() > 0.75  # ... where the closed mouth was light
 
 
@@ -79,10 +82,11 @@ def test_onnx_runtime_matches_torch(config):
     for cls in (OrtBackend, TorchBackend):
         with cls(cfg) as b:
             b.set_source(f["source"], f["kp_source_in"], f["jac_source_in"])
-            image, mask = b.generate(f["kp_driving"], f["jac_driving"])
-            outs.append((image.copy(), mask.copy()))
-    assert np.abs(outs[0][0] - outs[1][0]).max() <= 1e-4
-    assert np.abs(outs[0][1] - outs[1][1]).max() <= 1e-4
+            got = b.generate(f["kp_driving"], f["jac_driving"])
+            assert [a.shape for a in got] == [t.shape for t in b.generator_spec.outputs]
+            outs.append([a.copy() for a in got])
+    for name, a, b in zip(("image", "mask", "flow", "paint"), *outs):
+        assert np.abs(a - b).max() <= 1e-4, name
 
 
 def test_export_records_parity_within_1e4():
@@ -123,8 +127,8 @@ def test_closing_the_eye_brings_the_lid_down_over_it():
     gap = kp_s[0, lo] - kp_s[0, up]
     kp_d[0, up] += 0.45 * gap  # the driver closes the eye: the lid keypoints close about half their gap
     kp_d[0, lo] -= 0.1 * gap
-    closed, mask = _run(cfg, src, kp_s, f["jac_source_in"], kp_d, f["jac_source_in"])
-    opened, _ = _run(cfg, src, kp_s, f["jac_source_in"], kp_s, f["jac_source_in"])
+    closed, mask, *_ = _run(cfg, src, kp_s, f["jac_source_in"], kp_d, f["jac_source_in"])
+    opened = _run(cfg, src, kp_s, f["jac_source_in"], kp_s, f["jac_source_in"])[0]
     assert opened[0, :, cy, cx].mean() < 0.2  # the portrait's eye, open
     assert closed[0, :, cy, cx].mean() > 0.5  # covered by the lid (skin)
     assert mask[0, 0, cy, cx] > 0.9  # and pasted

@@ -24,7 +24,7 @@ def astronaut(portrait_path):
         kd = kp.copy()
         kd[..., 1] += dy_faces * 2.0 * np.sqrt(abs(np.linalg.det(jac[0, 0])))
         with torch.no_grad():
-            image, mask = gen(*cache, torch.from_numpy(kd), torch.from_numpy(jac))
+            image, mask, *_ = gen(*cache, torch.from_numpy(kd), torch.from_numpy(jac))
         m = mask.numpy()[0, 0]
         out = m[..., None] * image.numpy()[0].transpose(1, 2, 0) + (1 - m[..., None]) * p.crop[0].transpose(1, 2, 0)
         return out, m

@@ -26,7 +26,7 @@ def obama():
     kp, jac = p.motion.kp[None], p.motion.jac[None]
     with torch.no_grad():
         cache = enc(torch.from_numpy(p.crop), torch.from_numpy(kp), torch.from_numpy(jac))
-    with Compositor(p) as comp:
+    with Compositor(p, cfg.motion_size) as comp:
         base = comp.neutral().copy()
 
         def drive(scale: float, dx: float) -> np.ndarray:
@@ -34,8 +34,8 @@ def obama():
             kd = (c + (kp - c) * scale).astype(np.float32)
             kd[..., 0] += dx
             with torch.no_grad():
-                image, mask = gen(*cache, torch.from_numpy(kd), torch.from_numpy((jac * scale).astype(np.float32)))
-            return comp.paste(image.numpy(), mask.numpy()).copy()
+                outputs = gen(*cache, torch.from_numpy(kd), torch.from_numpy((jac * scale).astype(np.float32)))
+            return comp.paste(*(t.numpy() for t in outputs)).copy()
 
         yield p, cfg, base, drive
 

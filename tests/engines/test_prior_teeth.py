@@ -22,7 +22,7 @@ def test_a_smiling_portrait_keeps_its_teeth(portrait_path):
     kd[0, KP_INDEX["lower_lip"], 1] += 0.8 * gap
     with torch.no_grad():
         cache = enc(torch.from_numpy(p.crop), torch.from_numpy(kp), torch.from_numpy(jac))
-        image, _ = gen(*cache, torch.from_numpy(kd), torch.from_numpy(jac))
+        image = gen(*cache, torch.from_numpy(kd), torch.from_numpy(jac))[0]
     s = cfg.image_size
     src = p.crop[0].transpose(1, 2, 0)
     out = image.numpy()[0].transpose(1, 2, 0)

@@ -102,11 +102,12 @@ class FakeBackend:
             raise RuntimeError("injected generator failure")
         if fault == "stall":
             self.release.wait(self.stall_s)
-        image, mask = self.inner.generate(kp, jac) if self.inner is not None else (self._image, self._mask)
+        outputs = self.inner.generate(kp, jac) if self.inner is not None else (self._image, self._mask)
+        image = outputs[0]
         if fault == "nan":
             image = image.copy()
             image[0, :, 40:60, 40:60] = np.nan
-        return image, mask
+        return (image, *outputs[1:])
 
     def close(self) -> None:
         self.closed = True
