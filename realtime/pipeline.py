@@ -143,7 +143,8 @@ class Pipeline:
         # closed form: the compositor samples the full-resolution portrait with the flow; learned weights keep
         # their residual in the generated crop, which is pasted
         flow_size = self.cfg.motion_size if self.options.weights is None else None
-        self.compositor = Compositor(portrait, flow_size).open()
+        interpolation = "linear" if self.options.realtime else "cubic"  # see compose.INTERPOLATION
+        self.compositor = Compositor(portrait, flow_size, interpolation).open()
         self.motion = MotionTransfer(portrait.motion, calibrate=self.options.calibrate)
 
     def next_portrait(self) -> None:
