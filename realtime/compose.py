@@ -26,6 +26,10 @@ from .portrait import Portrait
 # (2.9 vs 2.0 ms at a 366-px box, 26 vs 15 ms at a 981-px close-up box on 2 busy cores): offline renders
 # sample bicubic, live output bilinear, so a close-up webcam frame stays within the frame budget.
 INTERPOLATION = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}
+# The paste fades out towards the crop box's edges over this share of its side: where the motion reaches
+# the box's edge (a neck stretched by a large nod, hair pulled by a turn), the seam is a soft fade, never a
+# straight cut along the box.
+EDGE_FADE = 0.08
 PAINT_MIN = 1e-3  # below this paint alpha everywhere, the generated crop is not needed at all
 # The generated crop already holds the paint over its own (soft) warp: image = warp + paint * (colour - warp).
 # Lerping towards it with the paint alpha itself would weigh the colour by paint^2 (translucent lids, a faded
@@ -43,6 +47,15 @@ def _grid(side: int) -> np.ndarray:
     """(side, side, 2) pixel centres in [-1, 1], x then y (``align_corners=False``): the identity flow."""
     t = ((np.arange(side, dtype=np.float32) + 0.5) / side * 2 - 1).astype(np.float32)
     return np.stack(np.meshgrid(t, t, indexing="xy"), -1)
+
+
+def edge_fade(side: int, share: float) -> np.ndarray:
+    """side x side float32: 1 inside, falling smoothly to 0 at the square's edges over ``share`` of its side."""
+    ramp = max(2.0, share * side)
+    d = np.minimum(np.arange(side), np.arange(side)[::-1]).astype(np.float32) + 0.5
+    t = np.clip(d / ramp, 0.0, 1.0)
+    t = t * t * (3.0 - 2.0 * t)
+    return np.outer(t, t).astype(np.float32)
 
 
 class Compositor:
@@ -76,6 +89,7 @@ class Compositor:
         self._hwc = np.empty((s, s, 3), np.float32)  # per-frame buffers, allocated once
         self._crop = np.empty((side, side, 3), np.float32)
         self._mask = np.empty((side, side), np.float32)
+        self._edge = edge_fade(side, EDGE_FADE)
         self._blend = np.empty_like(self._base)
         if self.flow_size is not None:
             m, rh, rw = self.flow_size, self.iy1 - self.iy0, self.ix1 - self.ix0
@@ -119,6 +133,7 @@ class Compositor:
             return out
         ys, xs = slice(self.cy0, self.cy0 + self.iy1 - self.iy0), slice(self.cx0, self.cx0 + self.ix1 - self.ix0)
         cv2.resize(mask[0, 0], (self.side, self.side), dst=self._mask, interpolation=cv2.INTER_LINEAR)
+        np.multiply(self._mask, self._edge, out=self._mask)
         region = out[self.iy0:self.iy1, self.ix0:self.ix1]
         if self.flow_size is not None and flow is not None:
             face = self._sample(image, flow, paint, ys, xs)

@@ -110,3 +110,15 @@ def test_a_neutral_drivers_face_keeps_the_portraits_detail(portrait, generate, s
         before = _laplacian_var(old.paste(*outputs[:2]), box) / ref
     assert got >= 0.8, f"face detail {got:.2f}x the portrait's"
     assert before < 0.5 * got  # what this replaced
+
+
+def test_the_paste_fades_out_at_the_box_edges():
+    """A paste whose mask reaches the crop box's edge (a neck stretched by a nod) ends in a soft fade,
+    never a straight cut along the box."""
+    from mimicam.realtime.compose import edge_fade
+
+    e = edge_fade(200, 0.08)
+    assert e.shape == (200, 200) and e.dtype == np.float32
+    assert e[100, 100] == 1.0 and e[0].max() < 0.01 and e[:, -1].max() < 0.01
+    col = e[:, 100]
+    assert np.all(np.diff(col[:17]) > 0) and np.all(col[16:184] == 1.0)  # 16 px ramps, flat inside
