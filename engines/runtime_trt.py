@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BackendUnavailable, ModelError
+from .errors import ModelError
 from . import _gpu, native_lib
 from .backend import GeneratorBackend
 from .config import GeneratorConfig

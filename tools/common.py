@@ -38,6 +38,16 @@ def add_size_arg(p: argparse.ArgumentParser, live: bool = True) -> None:
                             "without distortion and padded")
 
 
+def add_live_inputs(p: argparse.ArgumentParser, video_help: str) -> None:
+    """The portraits and the driver of a live session: ``--portrait`` (one or more; 'n' cycles them) and
+    ``--camera N`` or ``--video FILE`` (``--source``: the portraits' old name)."""
+    p.add_argument("--portrait", "--source", dest="portrait", required=True, type=Path, nargs="+",
+                   help="portrait image(s); 'n' cycles them (--source: the old name)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
+    src.add_argument("--video", type=Path, help=video_help)
+
+
 def format_summary(summary: dict) -> str:
     drops = summary.get("dropped", {})
     fps = summary.get("fps") or 0.0

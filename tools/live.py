@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import argparse
 import signal
-from pathlib import Path
 
 from ..realtime.motion import CALIBRATIONS
-from .common import add_model_args, add_size_arg, format_summary
+from .common import add_live_inputs, add_model_args, add_size_arg, format_summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("live", help="webcam -> animated portrait -> virtual camera")
-    p.add_argument("--portrait", "--source", dest="portrait", required=True, type=Path, nargs="+",
-                   help="portrait image(s); 'n' cycles them (--source: the old name)")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
-    src.add_argument("--video", type=Path, help="a video file replayed at its own rate as the camera")
+    add_live_inputs(p, "a video file replayed at its own rate as the camera")
     p.add_argument("--output", default="vcam", help="vcam | window | file:PATH | null (default vcam)")
     p.add_argument("--frames", type=int, help="stop after N frames")
     p.add_argument("--strict", action="store_true", help="refuse a portrait that 'mimicam check' warns about")

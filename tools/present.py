@@ -8,16 +8,12 @@ import argparse
 import signal
 from pathlib import Path
 
-from .common import add_model_args, format_summary
+from .common import add_live_inputs, add_model_args, format_summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("present", help="presenter view for live demos: driver, avatar, provenance, latency")
-    p.add_argument("--portrait", "--source", dest="portrait", required=True, type=Path, nargs="+",
-                   help="portrait image(s); 'n' cycles them (--source: the old name)")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
-    src.add_argument("--video", type=Path, help="a video replayed at its own rate as the camera (rehearsal)")
+    add_live_inputs(p, "a video replayed at its own rate as the camera (rehearsal)")
     p.add_argument("--loop", action="store_true", help="start the --video over when it ends")
     p.add_argument("--output", default="window",
                    help="window | vcam (the whole view; plus a window for the hotkeys) | file:PATH | null")
