@@ -3,10 +3,14 @@ watermark, file output) runs with an audit hook that records every socket operat
 subprocess, and every file opened for writing, renamed or removed; a sampler also watches the
 process's file descriptors (what native code opens). Only the output file (and its temporary file
 beside it), the config dir (the watermark key) and the model-graph cache may be written; no socket
-may exist. The 1,000-frame run is marked slow; the default run does 60 frames."""
+may exist. The audited run is a fresh process: a long pytest process holds threads that earlier tests left, whose
+native descriptors are not the pipeline's. The 1,000-frame run is marked slow; the default run does 60
+frames."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -18,7 +22,8 @@ from mimicam.engines.export import export_onnx
 from mimicam.engines.files import user_cache_dir
 from mimicam.realtime.pipeline import Pipeline, PipelineOptions
 
-from reliability_fakes import ListSource, clip_frames, small_portrait_path  # noqa: F401
+from reliability_fakes import ListSource, small_portrait_path  # noqa: F401
+from shared_data import DRIVING, need
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 NET_EVENTS = ("socket.", "http.client.", "urllib.", "ftplib.", "smtplib.", "imaplib.", "poplib.", "telnetlib.",
@@ -94,15 +99,15 @@ def _fd_sampler(stop: threading.Event, seen: set, inherited: set[tuple[str, str]
 
 
 
-@pytest.mark.parametrize("n", [pytest.param(60, id="60-frames"),
-                               pytest.param(1000, id="1000-frames", marks=pytest.mark.slow)])
-def test_no_socket_and_no_write_outside_the_output_and_config(tmp_path, small_portrait_path, clip_frames, n):
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
+def audited_run(n: int, portrait: Path, clip: Path, out_dir: Path) -> dict:
+    """Run the pipeline under the audit (in a fresh process: threads that earlier tests left behind in a
+    long pytest process must not be counted as the pipeline's) and report what it saw."""
+    from reliability_fakes import read_clip
+
     out = out_dir / "result.mp4"
-    config_dir = Path(os.environ["MIMICAM_CONFIG_DIR"])
-    opts = PipelineOptions(portrait=small_portrait_path, driving="clip", output=f"file:{out}", backend="ort",
+    opts = PipelineOptions(portrait=portrait, driving="clip", output=f"file:{out}", backend="ort",
                            realtime=False, max_frames=n, watermark=True)
+    frames = read_clip(clip, 40)
     export_onnx(get_config("lite"))  # the one-time export of the model graphs, outside the audit
     # Importing mediapipe.tasks imports sounddevice (audio tasks), whose ctypes.util.find_library runs
     # `ldconfig -p` and gcc (temp files in /tmp) once, to look for PortAudio: a library import side
@@ -114,23 +119,48 @@ def test_no_socket_and_no_write_outside_the_output_and_config(tmp_path, small_po
     Audit.events, Audit.active = [], True
     sampler.start()
     try:
-        with Pipeline(opts, source=ListSource(clip_frames[:40], loops=n // 40 + 1)) as pipe:
+        with Pipeline(opts, source=ListSource(frames, loops=n // 40 + 1)) as pipe:
             summary = pipe.run()
     finally:
         Audit.active = False
         stop.set()
         sampler.join()
-    assert summary["frames"] == n and out.stat().st_size > 0
+    leaked = set(os.listdir("/proc/self/fd")) - before
+    return {"frames": summary["frames"], "out_size": out.stat().st_size if out.exists() else 0,
+            "events": Audit.events, "fds": sorted(fds), "out_names": sorted(p.name for p in out_dir.iterdir()),
+            "leaked_sockets": [os.readlink(f"/proc/self/fd/{fd}") for fd in leaked
+                               if os.path.exists(f"/proc/self/fd/{fd}")
+                               and os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")]}
+
+
+@pytest.mark.parametrize("n", [pytest.param(60, id="60-frames"),
+                               pytest.param(1000, id="1000-frames", marks=pytest.mark.slow)])
+def test_no_socket_and_no_write_outside_the_output_and_config(tmp_path, small_portrait_path, n):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    config_dir = Path(os.environ["MIMICAM_CONFIG_DIR"])
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(here), str(here.parent)]))
+    clip = need(DRIVING / "lp_d9_man_glasses_webcam.mp4")
+    done = subprocess.run([sys.executable, __file__, str(n), str(small_portrait_path), str(clip), str(out_dir)],
+                          capture_output=True, text=True, timeout=1200, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    events, fds = [tuple(e) for e in r["events"]], [tuple(f) for f in r["fds"]]
+    assert r["frames"] == n and r["out_size"] > 0
     # the output the user asked for, the config dir (watermark key), and the model-graph cache (ONNX
     # graphs derived from the code; re-exported only when the model code changes): no user data
     allowed = (str(out_dir), str(config_dir), str(user_cache_dir() / "onnx"), os.devnull)  # /dev/null: MediaPipe's log
-    net = [e for e in Audit.events if e[0].startswith(NET_EVENTS) or e[0].startswith(PROC_EVENTS)]
+    net = [e for e in events if e[0].startswith(NET_EVENTS) or e[0].startswith(PROC_EVENTS)]
     assert net == [] and not [f for f in fds if f[0] == "socket"], (net, fds)
-    writes = [e for e in Audit.events if e[0] not in ("socket",) and not e[1].startswith(allowed)]
+    writes = [e for e in events if e[0] not in ("socket",) and not e[1].startswith(allowed)]
     writes += [f for f in fds if f[0] == "fd-write" and not f[1].startswith(allowed)]
     assert writes == [], f"writes outside {allowed}: {writes[:10]}"
-    assert sorted(p.name for p in out_dir.iterdir()) == ["result.mp4"]  # the temporary file is gone
-    assert any(e[0] == "write" for e in Audit.events)  # the audit really saw the output being written
-    leaked = set(os.listdir("/proc/self/fd")) - before
-    assert not [os.readlink(f"/proc/self/fd/{fd}") for fd in leaked if os.path.exists(f"/proc/self/fd/{fd}")
-                and os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")]
+    assert r["out_names"] == ["result.mp4"]  # the temporary file is gone
+    assert any(e[0] == "write" for e in events)  # the audit really saw the output being written
+    assert r["leaked_sockets"] == []
+
+
+if __name__ == "__main__":  # the audited run, in its own process (see audited_run)
+    n_, portrait_, clip_, out_dir_ = sys.argv[1:5]
+    print(json.dumps(audited_run(int(n_), Path(portrait_), Path(clip_), Path(out_dir_))))
