@@ -12,10 +12,13 @@ import os
 import sys
 from types import ModuleType
 
+from . import netguard
+
 TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
 
 
 def onnxruntime() -> ModuleType:
+    netguard.install()
     if "onnxruntime" not in sys.modules:
         os.environ[TELEMETRY_ENV] = "1"
     elif os.environ.get(TELEMETRY_ENV) != "1":

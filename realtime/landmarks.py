@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..engines import netguard
 from .assets import landmarker_model
 from .errors import NoFaceError
 from .types import Landmarks
@@ -37,6 +38,7 @@ BLENDSHAPE = {"eyeBlinkLeft": 9, "eyeBlinkRight": 10, "jawOpen": 25}
 
 
 def _mp():
+    netguard.install()   # MediaPipe reports usage to Google from a thread of its own: no network for it
     os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision

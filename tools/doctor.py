@@ -44,6 +44,11 @@ def runtime_checks() -> list[Check]:
         out.append(Check("ONNX Runtime", True, backend_class("ort").describe()))
     except BackendUnavailable as exc:
         out.append(Check("ONNX Runtime", False, exc.message, exc.hint))
+    from ..engines import netguard
+
+    guard = netguard.install()
+    out.append(Check("network guard", not guard.startswith(("off", "socket filter unavailable")), guard,
+                     f"unset {netguard.ALLOW_ENV}" if guard.startswith("off") else ""))
     try:
         import mediapipe
 
