@@ -103,7 +103,10 @@ def test_present_window_every_panel_and_hotkeys(xd, tmp_path, clip, clip_frames)
             cv2.imwrite(str(tmp_path / ("".join(ch if ch.isalnum() else "_" for ch in what) + ".png")), shot)
             return shot
         assert xd.geometry(wid)[2:] == (c.layout.width, c.layout.height)
-        shot = wait(lambda s: lamp_state(s, c) == "valid", "the detector's VALID verdict")
+        # the verdict and the latency sparkline (generated frames): on a loaded machine the first views can
+        # be slates, which have no capture-to-view latency, while the verdict comes in
+        shot = wait(lambda s: lamp_state(s, c) == "valid" and spark_pixels(s, c) > 100,
+                    "the detector's VALID verdict and the latency sparkline")
         cv2.imwrite(str(tmp_path / "present.png"), shot)
         driver = panel(shot, c, "driver")
         best = max(panel_matches(driver, f, c) for f in clip_frames)
@@ -115,7 +118,6 @@ def test_present_window_every_panel_and_hotkeys(xd, tmp_path, clip, clip_frames)
         prov = panel(shot, c, "provenance")
         assert has_line(prov, "mark: ON", c.px) and has_line(prov, "(advisory)", c.px)
         assert has_line(panel(shot, c, "latency"), "capture -> view latency, ms", c.px, DIM)
-        assert spark_pixels(shot, c) > 100
         assert has_line(panel(shot, c, "footer"), "v verify last 10 s", int(c.layout.footer_h * 0.55), DIM, BG)
 
         xd.press(wid, "v")                                          # verify the last 10 s (mark on)
