@@ -33,22 +33,31 @@ class _SizeBuffers:
         cols = np.arange(self.gw) % P.GRID
         self.tile_index = (rows[:, None] * P.GRID + cols[None, :]).ravel()
         self.quarter = (max(w // 4, 1), max(h // 4, 1))
+        self.gray = np.empty((h, w), np.uint8)
+        self.small = np.empty((self.quarter[1], self.quarter[0]), np.uint8)
         self.amp = np.empty((self.gh, self.gw), np.float32)
         self.amp3 = np.empty((self.gh, self.gw, 3), np.float32)
         self.field = np.empty((self.gh * P.CELL, self.gw * P.CELL, 3), np.float32)
         self.view = self.field[:h, :w]
 
 
-def texture_weight(image: np.ndarray, quarter: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
-    """Per-chip amplitude weight from local luma activity, mean square 1 before the busiest chips are
-    capped at ``WEIGHT_CAP`` (the cap only lowers the mark). ``grid`` is (gw, gh)."""
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)   # grey first: shrinking one channel costs half of three
-    small = cv2.resize(gray, quarter, interpolation=cv2.INTER_AREA)
-    act = np.abs(cv2.Laplacian(small, cv2.CV_32F))
+def texture_weight(small_gray: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Per-chip amplitude weight from local luma activity of the frame's quarter-size grey
+    (``quarter_gray``), mean square 1 before the busiest chips are capped at ``WEIGHT_CAP`` (the cap only
+    lowers the mark). ``grid`` is (gw, gh)."""
+    act = np.abs(cv2.Laplacian(small_gray, cv2.CV_32F))
     act = cv2.resize(act, grid, interpolation=cv2.INTER_AREA)
     weight = np.sqrt(act / (float(act.mean()) + 1e-3) + 0.5)
     weight /= np.sqrt(float(np.mean(weight * weight)))
     return np.minimum(weight, WEIGHT_CAP, out=weight)
+
+
+def quarter_gray(image: np.ndarray, quarter: tuple[int, int], gray: np.ndarray | None = None,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """The frame's luma at a quarter of its size (``quarter`` = (w, h)): grey first, then shrunk (one
+    channel costs a third of three); ``gray`` receives the full-size grey (the content thumbnail's)."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY, dst=gray)
+    return cv2.resize(gray, quarter, dst=out, interpolation=cv2.INTER_AREA)
 
 
 MODES = ("attributed", "anonymous")
@@ -103,11 +112,13 @@ class Watermarker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _chips(self, image: np.ndarray, counter: int) -> np.ndarray:
+    def _chips(self, gray: np.ndarray, counter: int) -> np.ndarray:
         """The frame's chip tile. Attributed: the payload follows the signature of the running mean
-        thumbnail, with hysteresis (kept while it agrees at ``binding.HOLD_SCORE``), so it rarely changes."""
+        thumbnail (of the full-size grey: a thumbnail of the quarter-size one agreed less well with what the
+        verifier reads after transport), with hysteresis (kept while it agrees at ``binding.HOLD_SCORE``),
+        so it rarely changes."""
         if self.mode == "attributed" and (self.signature is None or self._calls % B.REFRESH == 0):
-            thumb = B.thumbnail(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+            thumb = B.thumbnail(gray)
             if self._mean_thumb is None:
                 self._mean_thumb = thumb
             else:
@@ -138,8 +149,9 @@ class Watermarker:
         buf = self._buffers.get((h, w))
         if buf is None:
             buf = self._buffers[(h, w)] = _SizeBuffers(h, w)
-        tile = self._chips(image, counter)
-        weight = texture_weight(image, buf.quarter, (buf.gw, buf.gh))
+        small = quarter_gray(image, buf.quarter, buf.gray, buf.small)
+        tile = self._chips(buf.gray, counter)
+        weight = texture_weight(small, (buf.gw, buf.gh))
         gain = self.strength / np.sqrt(_KAPPA)
         np.multiply(tile.ravel()[buf.tile_index].reshape(buf.gh, buf.gw), weight, out=buf.amp)
         buf.amp *= gain
