@@ -60,6 +60,7 @@ class MarkResult:
 class _Entry:
     gray: np.ndarray
     cache: dict          # whitened residual and folded features of this frame, by scale
+    thumbs: dict = field(default_factory=dict)   # content thumbnail of this frame, by (mirrored, angle)
 
 
 @dataclass(frozen=True)
@@ -255,8 +256,13 @@ class MarkVerifier:
 
     def content_projections(self, key: bytes, entries: list[_Entry], mirrored: bool, angle: float = 0.0) -> np.ndarray:
         """Keyed projections of the frames' mean thumbnail, turned and mirrored back as the mark was."""
-        grays = [_turned(e.gray, angle) for e in entries]
-        thumbs = [B.thumbnail(np.ascontiguousarray(g[:, ::-1]) if mirrored else g) for g in grays]
+        thumbs = []
+        for e in entries:    # each frame's thumbnail once: a sliding window sees a frame up to `window` times
+            thumb = e.thumbs.get((mirrored, angle))
+            if thumb is None:
+                g = _turned(e.gray, angle)
+                thumb = e.thumbs[(mirrored, angle)] = B.thumbnail(np.ascontiguousarray(g[:, ::-1]) if mirrored else g)
+            thumbs.append(thumb)
         return B.projections(key, np.mean(thumbs, axis=0))
 
     def _check_payload(self, hyp: _Hypothesis, entries: list[_Entry], p: float, common: dict) -> MarkResult:
