@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import platform
+import queue
 import tempfile
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -52,17 +54,26 @@ class FileSink(Sink):
     ``live``: the file is written while frames arrive in real time (demo, bench, live), so x264 runs
     with ``ultrafast`` + ``zerolatency`` (no lookahead or B-frames: each frame is encoded as it comes,
     about 8 ms of CPU at 1280x720 instead of about 30 with ``veryfast``, for files about 1.6x larger).
-    Offline (render) keeps ``veryfast``, which makes smaller files."""
+    Offline (render) keeps ``veryfast``, which makes smaller files.
+
+    Encoding runs on a thread of its own (``mimicam-encoder``): ``write`` copies the frame into one of
+    ``QUEUE`` preallocated buffers and returns, so the conversion to YUV and x264 overlap the next frame's
+    landmarks and generator instead of adding to its latency. When the encoder is ``QUEUE`` frames behind,
+    ``write`` waits for it (every frame is kept). An encoder error is raised by the next ``write`` or by
+    ``close``, and the target file is then left untouched."""
 
     name = "file"
     PRESETS = {True: {"preset": "ultrafast", "tune": "zerolatency", "crf": "20"},
                False: {"preset": "veryfast", "crf": "20"}}
+    QUEUE = 4
 
     def __init__(self, width: int, height: int, fps: float, path: str | Path, bitrate: int | None = None,
                  live: bool = False) -> None:
         super().__init__(width - width % 2, height - height % 2, fps)
         self.path, self.bitrate, self.live = Path(path), bitrate, live
         self._container = self._stream = self._tmp = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def open(self) -> "FileSink":
         import av
@@ -85,19 +96,51 @@ class FileSink(Sink):
         self._stream.codec_context.thread_type = "SLICE" if self.live else "FRAME"
         if self.bitrate:
             self._stream.bit_rate = self.bitrate
+        self._error = None
+        self._free: queue.Queue[np.ndarray] = queue.Queue()
+        for _ in range(self.QUEUE):
+            self._free.put(np.empty((self.height, self.width, 3), np.uint8))
+        self._todo: queue.Queue[np.ndarray | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._encode_loop, name="mimicam-encoder", daemon=True)
+        self._thread.start()
         return self
 
-    def write(self, image: np.ndarray) -> None:
+    def _encode_loop(self) -> None:
         import av
 
-        frame = av.VideoFrame.from_ndarray(image[: self.height, : self.width], format="bgr24")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        while True:
+            buf = self._todo.get()
+            if buf is None:
+                return
+            try:
+                if self._error is None:
+                    frame = av.VideoFrame.from_ndarray(buf, format="bgr24")
+                    for packet in self._stream.encode(frame):
+                        self._container.mux(packet)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller by write/close
+                self._error = exc
+            finally:
+                self._free.put(buf)
+
+    def write(self, image: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        buf = self._free.get()          # waits while the encoder is QUEUE frames behind
+        np.copyto(buf, image[: self.height, : self.width])
+        self._todo.put(buf)
 
     def close(self, ok: bool = True) -> None:
+        """``ok``: publish the file (rename it onto the target). An encoder error, if any, is raised when
+        ``ok`` was asked for (otherwise the caller is already handling an error of its own)."""
         if self._container is None:
             return
+        asked = ok
         try:
+            if self._thread is not None:
+                self._todo.put(None)
+                self._thread.join()
+                self._thread = None
+            ok = ok and self._error is None
             if ok:
                 for packet in self._stream.encode():
                     self._container.mux(packet)
@@ -108,6 +151,8 @@ class FileSink(Sink):
                 os.replace(self._tmp, self.path)
             else:
                 self._tmp.unlink(missing_ok=True)
+        if asked and self._error is not None:
+            raise self._error
 
 
 def display_available() -> bool:
