@@ -42,14 +42,8 @@ class OrtBackend(GeneratorBackend):
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
-        # The generator is some 680 small element-wise nodes: waking a sleeping worker for each costs about
-        # 2 ms a frame, so the workers spin between the nodes of one run, and stop as soon as the run ends
-        # (force_spinning_stop): left spinning they starve MediaPipe and the capture thread on 2 cores
-        # (process CPU 182% instead of 130%, capture-to-sink p95 48 instead of 35 ms, demo clip at 30 fps).
-        # Five interleaved pairs of 30 fps runs against no spinning: capture-to-sink p95 34.5-37.7 vs
-        # 34.5-56.2 ms, generator p50 9.0-12.2 vs 11.6-12.1 ms.
-        so.add_session_config_entry("session.intra_op.allow_spinning", "1")
-        so.add_session_config_entry("session.force_spinning_stop", "1")
+        # no busy-waiting: on a 2-core laptop spinning ORT threads starve MediaPipe and the capture thread
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.add_session_config_entry("session.inter_op.allow_spinning", "0")
         return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
 
