@@ -155,9 +155,12 @@ def render_self(clip: Path, first: np.ndarray, indices: set[int], max_frames: in
     with tempfile.TemporaryDirectory() as tmp:
         portrait = Path(tmp) / "portrait.png"
         cv2.imwrite(str(portrait), first)
+        h, w = first.shape[:2]
+        # the output at the clip's own size (even), so that frame i is compared pixel for pixel with real
+        # frame i: render's size policy would scale a 512-px clip up to 720
         options = PipelineOptions(portrait=portrait, driving=clip, realtime=False, output="null", backend=backend,
                                   config=config, calibrate="first", watermark=False, detector=False,
-                                  max_frames=max_frames)
+                                  max_frames=max_frames, size=(w - w % 2, h - h % 2))
         with Pipeline(options, on_output=keep) as pipe:
             pipe.run()
     return outputs

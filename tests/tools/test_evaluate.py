@@ -1,9 +1,12 @@
-"""tools/evaluate metrics on known inputs (no pipeline, no MediaPipe): fast."""
+"""tools/evaluate metrics on known inputs (no pipeline, no MediaPipe): fast; and the self-reenactment
+render on a real clip (the pipeline, a few frames): at the clip's own size."""
 import cv2
 import numpy as np
 import pytest
 
 from mimicam.tools import evaluate as ev
+
+from shared_data import DRIVING, need
 
 
 def _texture(h=96, w=128, seed=0):
@@ -143,3 +146,22 @@ def test_selfeval_scores_with_the_same_definitions():
     assert got["l1"] == pytest.approx(np.mean([E.l1(x, y) for x, y in zip(a, b)]))
     assert got["ssim"] == pytest.approx(np.mean([E.ssim(x, y) for x, y in zip(a, b)]))
     assert score(a, a) == {"l1": 0.0, "ssim": 1.0}
+
+
+def test_self_reenactment_is_rendered_at_the_clips_own_size():
+    """Output frame i is compared pixel for pixel with real frame i, so it must have the clip's size: render's
+    size policy (shorter side >= 720) once scaled a 512-px clip up, and every score compared a zoomed corner."""
+    from mimicam.realtime.media import video_frames
+    from mimicam.tools.evaluate import render_self
+
+    clip = need(DRIVING / "lp_d11_child_girl.mp4")
+    first = next(iter(video_frames(clip, keep={0})))
+    out = render_self(clip, first, {3, 6}, 8)
+    assert sorted(out) == [3, 6]
+    h, w = first.shape[:2]
+    assert all(o.shape == (h - h % 2, w - w % 2, 3) for o in out.values())
+    real = dict(zip([3, 6], video_frames(clip, keep={3, 6})))
+    for i, o in out.items():   # the same picture, not a zoomed part of it: close to the real frame
+        a = cv2.cvtColor(o, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        b = cv2.cvtColor(real[i][: o.shape[0], : o.shape[1]], cv2.COLOR_BGR2GRAY).astype(np.float32)
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
