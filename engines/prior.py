@@ -36,6 +36,14 @@ EPS = 1e-6
 # inner-lip gap / mouth width (lip keypoints) above which the portrait shows its own mouth interior
 OWN_MOUTH_FROM, OWN_MOUTH_RAMP = 0.08, 0.06
 TEETH_BGR = (0.80, 0.84, 0.86)
+# The painted mouth interior, in the mouth's own coordinates: u across (1 = MOUTH_HALF_WIDTH mouth widths from
+# the centre), v down (-1 at the upper inner lip, +1 at the lower one), r = |(u, v)|.
+MOUTH_HALF_WIDTH = 0.42    # of the corner-to-corner width
+MOUTH_EDGE = 0.12          # softness of the interior's edge, in r
+TEETH_TOP_V, TEETH_EDGE = -0.25, 0.08        # the upper teeth: above v = -0.25, with this soft edge
+TEETH_HALF_U, TEETH_SIDE_EDGE = 0.75, 0.1    # ... and inside |u| < 0.75
+TEETH_OPACITY = 0.85
+DEPTH_FALLOFF, DEPTH_MIN = 0.5, 0.3          # the interior darkens towards its centre: 1 - 0.5 r, at least 0.3
 # face oval in the head's template frame (for the hair, which moves rigidly outside it)
 FACE_HALF_WIDTH, FACE_HALF_HEIGHT, FACE_CENTRE_Y = 0.85, 1.0, 0.08
 HAIR_FROM = 1.1  # face-oval radius from which the head motion is rigid (rotation and scale only)
@@ -283,14 +291,15 @@ class FirstOrderPrior(nn.Module):
         e1 = across / (width[:, None] + EPS)
         e2 = torch.stack([-e1[:, 1], e1[:, 0]], -1)
         d = self.grid_mouth - centre[:, None, None, :]  # shading fields at low resolution, then upsampled
-        u = (d * e1[:, None, None, :]).sum(-1) / (0.42 * width[:, None, None] + EPS)
+        u = (d * e1[:, None, None, :]).sum(-1) / (MOUTH_HALF_WIDTH * width[:, None, None] + EPS)
         v = (d * e2[:, None, None, :]).sum(-1) / (0.5 * gap_d[:, None, None] + 1e-3)
         # v runs from -1 at the upper inner lip to +1 at the lower one
         v = v * torch.sign(((li - ui) * e2).sum(-1))[:, None, None]
         r = torch.sqrt(u * u + v * v + EPS)
-        inside = torch.sigmoid((1.0 - r) / 0.12) * opened[:, None, None]
-        teeth = torch.sigmoid((-0.25 - v) / 0.08) * torch.sigmoid((0.75 - u.abs()) / 0.1) * 0.85
-        depth = torch.clamp(1.0 - 0.5 * r, 0.3, 1.0)
+        inside = torch.sigmoid((1.0 - r) / MOUTH_EDGE) * opened[:, None, None]
+        teeth = (torch.sigmoid((TEETH_TOP_V - v) / TEETH_EDGE) * torch.sigmoid((TEETH_HALF_U - u.abs()) / TEETH_SIDE_EDGE)
+                 * TEETH_OPACITY)
+        depth = torch.clamp(1.0 - DEPTH_FALLOFF * r, DEPTH_MIN, 1.0)
         fields = self.upsample(torch.stack([inside, teeth, depth], 1))
         dark = src_mouth * fields[:, 2:3]
         colour = dark + fields[:, 1:2] * (self.teeth - dark)
