@@ -3,6 +3,7 @@ screenshots taken by an X tool, every panel checked, hotkeys sent as real key ev
 Skipped, with the reason, where Xvfb, xdotool or ImageMagick are not installed."""
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -76,6 +77,30 @@ def _quit(xd, wid, proc, log):
     assert rc == 0, log.read_text()[-2000:]
 
 
+@contextmanager
+def _window_session(xd, tmp_path, proc, log, title):
+    """The program's window and a ``wait(check, what, timeout=60)`` that screenshots it until ``check`` holds
+    (each shot kept in tmp_path). On a failed check the last shot and the program's log are kept; the
+    program never outlives the test."""
+    try:
+        wid = xd.find_window(title)
+
+        def wait(check, what, timeout=60):
+            shot = xd.wait_for(wid, check, what, timeout, proc)
+            cv2.imwrite(str(tmp_path / ("".join(ch if ch.isalnum() else "_" for ch in what) + ".png")), shot)
+            return shot
+        yield wid, wait
+    except AssertionError:
+        shot = getattr(xd, "last_shot", None)
+        if shot is not None:
+            cv2.imwrite(str(tmp_path / "failed.png"), shot)
+        print(log.read_text()[-3000:])
+        raise
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def _unletterbox(region: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The picture of size ``shape`` (h, w) that ``_fit`` placed in ``region``, back at its own size."""
     h, w = region.shape[:2]
@@ -95,13 +120,7 @@ def test_present_window_every_panel_and_hotkeys(xd, tmp_path, clip, clip_frames)
     c = PresenterCanvas()
     proc, log = _start(xd, tmp_path, "present", "--source", str(demo_portrait_path()), "--video", str(clip),
                        "--loop", "--backend", "ort")
-    try:
-        wid = xd.find_window("mimicam present")
-
-        def wait(check, what, timeout=60):
-            shot = xd.wait_for(wid, check, what, timeout, proc)
-            cv2.imwrite(str(tmp_path / ("".join(ch if ch.isalnum() else "_" for ch in what) + ".png")), shot)
-            return shot
+    with _window_session(xd, tmp_path, proc, log, "mimicam present") as (wid, wait):
         assert xd.geometry(wid)[2:] == (c.layout.width, c.layout.height)
         # the verdict and the latency sparkline (generated frames): on a loaded machine the first views can
         # be slates, which have no capture-to-view latency, while the verdict comes in
@@ -144,15 +163,6 @@ def test_present_window_every_panel_and_hotkeys(xd, tmp_path, clip, clip_frames)
         top = int(c.px * 1.9)
         assert np.abs(panel(a, c, "avatar")[top:].astype(int) - panel(b, c, "avatar")[top:]).mean() < 1.0
         _quit(xd, wid, proc, log)
-    except AssertionError:
-        shot = getattr(xd, "last_shot", None)
-        if shot is not None:
-            cv2.imwrite(str(tmp_path / "failed.png"), shot)
-        print(log.read_text()[-3000:])
-        raise
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 def test_live_window_preview_and_hotkeys(xd, tmp_path, long_clip):
@@ -160,13 +170,7 @@ def test_live_window_preview_and_hotkeys(xd, tmp_path, long_clip):
     a, b = _as_sent(first), _as_sent(second)
     proc, log = _start(xd, tmp_path, "live", "--source", str(first), str(second), "--video", str(long_clip),
                        "--output", "window", "--backend", "ort")
-    try:
-        wid = xd.find_window("mimicam")
-
-        def wait(check, what, timeout=60):
-            shot = xd.wait_for(wid, check, what, timeout, proc)
-            cv2.imwrite(str(tmp_path / ("".join(ch if ch.isalnum() else "_" for ch in what) + ".png")), shot)
-            return shot
+    with _window_session(xd, tmp_path, proc, log, "mimicam") as (wid, wait):
         assert xd.geometry(wid)[2:] == (a.shape[1], a.shape[0])   # the frame as sent, 1:1
         shot = wait(lambda s: similarity(s, a) > 0.6, "the animated portrait")
         cv2.imwrite(str(tmp_path / "live.png"), shot)
@@ -187,12 +191,3 @@ def test_live_window_preview_and_hotkeys(xd, tmp_path, long_clip):
         shot = wait(lambda s: similarity(s, b) > 0.6 > similarity(s, a), "the second portrait")
         assert max(badge_score(shot, t) for t in ("SYNTHETIC", "SYNTHETIC - verified")) > 0.9
         _quit(xd, wid, proc, log)
-    except AssertionError:
-        shot = getattr(xd, "last_shot", None)
-        if shot is not None:
-            cv2.imwrite(str(tmp_path / "failed.png"), shot)
-        print(log.read_text()[-3000:])
-        raise
-    finally:
-        if proc.poll() is None:
-            proc.kill()
