@@ -40,24 +40,22 @@ class _SizeBuffers:
         self.field = np.empty((self.gh * P.CELL, self.gw * P.CELL, 3), np.float32)
         self.view = self.field[:h, :w]
 
+    def grey(self, image: np.ndarray) -> None:
+        """Fill ``gray`` (the frame's luma: the content thumbnail's) and ``small`` (the same at a quarter of
+        the size: the texture weight's). Grey first, then shrunk: one channel costs a third of three."""
+        cv2.cvtColor(image, cv2.COLOR_BGR2GRAY, dst=self.gray)
+        cv2.resize(self.gray, self.quarter, dst=self.small, interpolation=cv2.INTER_AREA)
+
 
 def texture_weight(small_gray: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Per-chip amplitude weight from local luma activity of the frame's quarter-size grey
-    (``quarter_gray``), mean square 1 before the busiest chips are capped at ``WEIGHT_CAP`` (the cap only
+    (``_SizeBuffers.small``), mean square 1 before the busiest chips are capped at ``WEIGHT_CAP`` (the cap only
     lowers the mark). ``grid`` is (gw, gh)."""
     act = np.abs(cv2.Laplacian(small_gray, cv2.CV_32F))
     act = cv2.resize(act, grid, interpolation=cv2.INTER_AREA)
     weight = np.sqrt(act / (float(act.mean()) + 1e-3) + 0.5)
     weight /= np.sqrt(float(np.mean(weight * weight)))
     return np.minimum(weight, WEIGHT_CAP, out=weight)
-
-
-def quarter_gray(image: np.ndarray, quarter: tuple[int, int], gray: np.ndarray | None = None,
-                 out: np.ndarray | None = None) -> np.ndarray:
-    """The frame's luma at a quarter of its size (``quarter`` = (w, h)): grey first, then shrunk (one
-    channel costs a third of three); ``gray`` receives the full-size grey (the content thumbnail's)."""
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY, dst=gray)
-    return cv2.resize(gray, quarter, dst=out, interpolation=cv2.INTER_AREA)
 
 
 MODES = ("attributed", "anonymous")
@@ -149,9 +147,9 @@ class Watermarker:
         buf = self._buffers.get((h, w))
         if buf is None:
             buf = self._buffers[(h, w)] = _SizeBuffers(h, w)
-        small = quarter_gray(image, buf.quarter, buf.gray, buf.small)
+        buf.grey(image)
         tile = self._chips(buf.gray, counter)
-        weight = texture_weight(small, (buf.gw, buf.gh))
+        weight = texture_weight(buf.small, (buf.gw, buf.gh))
         gain = self.strength / np.sqrt(_KAPPA)
         np.multiply(tile.ravel()[buf.tile_index].reshape(buf.gh, buf.gw), weight, out=buf.amp)
         buf.amp *= gain
