@@ -42,7 +42,7 @@ _LD_W_ABS, _JEQ_K, _JSET_K, _RET_K = 0x20, 0x15, 0x45, 0x06
 _X32_BIT = 0x40000000
 
 _lock = threading.Lock()
-_state = {"status": "not installed"}
+_state = {"status": "not installed", "engaged": False}
 
 
 def _filter_program(audit_arch: int, nr_socket: int) -> bytes:
@@ -71,14 +71,15 @@ def _tcp_display() -> bool:
     return host not in ("", "unix") and not host.startswith("/")
 
 
-def _install_seccomp() -> str:
+def _install_seccomp() -> tuple[str, bool]:
+    """-> (what was done, whether the guard is as strong as this platform allows)."""
     if platform.system() != "Linux":
-        return "no socket filter on this OS (only libcurl's proxy is pinned)"
+        return "no socket filter on this OS (only libcurl's proxy is pinned)", True
     arch = _ARCH.get(platform.machine())
     if arch is None:
-        return f"no socket filter for {platform.machine()} (only libcurl's proxy is pinned)"
+        return f"no socket filter for {platform.machine()} (only libcurl's proxy is pinned)", True
     if _tcp_display():
-        return "socket filter off: the X display is reached over TCP (only libcurl's proxy is pinned)"
+        return "socket filter off: the X display is reached over TCP (only libcurl's proxy is pinned)", True
     audit_arch, nr_socket, nr_seccomp = arch
     code = _filter_program(audit_arch, nr_socket)
     n = len(code) // 8
@@ -90,13 +91,13 @@ def _install_seccomp() -> str:
     prog = _Prog(n, ctypes.addressof(buf))
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        return f"socket filter unavailable (prctl: {os.strerror(ctypes.get_errno())})"
+        return f"socket filter unavailable (prctl: {os.strerror(ctypes.get_errno())})", False
     rc = libc.syscall(ctypes.c_long(nr_seccomp), ctypes.c_long(_SECCOMP_SET_MODE_FILTER),
                       ctypes.c_long(_SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(prog))
     if rc != 0:
         why = os.strerror(ctypes.get_errno()) if rc < 0 else f"thread {rc} could not be synchronised"
-        return f"socket filter unavailable (seccomp: {why})"
-    return "network sockets refused (seccomp), libcurl's proxy pinned"
+        return f"socket filter unavailable (seccomp: {why})", False
+    return "network sockets refused (seccomp), libcurl's proxy pinned", True
 
 
 def install() -> str:
@@ -111,9 +112,15 @@ def install() -> str:
             os.environ[name] = DEAD_PROXY
         for name in NO_PROXY_VARS:
             os.environ.pop(name, None)
-        _state["status"] = _install_seccomp()
+        _state["status"], _state["engaged"] = _install_seccomp()
         return _state["status"]
 
 
 def status() -> str:
     return _state["status"]
+
+
+def engaged() -> bool:
+    """True once ``install`` has locked the process as far as this platform allows (False when it was
+    turned off by ``ALLOW_ENV``, or the kernel refused the filter)."""
+    return bool(_state["engaged"])

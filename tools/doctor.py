@@ -3,6 +3,7 @@ camera, virtual camera, display; the GPU section comes from ``mimicam.engines.gp
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 
 from ..engines.gpu_info import Check, gpu_checks
@@ -47,8 +48,8 @@ def runtime_checks() -> list[Check]:
     from ..engines import netguard
 
     guard = netguard.install()
-    out.append(Check("network guard", not guard.startswith(("off", "socket filter unavailable")), guard,
-                     f"unset {netguard.ALLOW_ENV}" if guard.startswith("off") else ""))
+    out.append(Check("network guard", netguard.engaged(), guard, f"unset {netguard.ALLOW_ENV}"
+                     if os.environ.get(netguard.ALLOW_ENV) else "the kernel refused the socket filter"))
     try:
         import mediapipe
 

@@ -77,7 +77,7 @@ r = subprocess.run([sys.executable, "-c", "import socket; socket.socket()"], cap
 seen["child"] = "allowed" if r.returncode == 0 else "refused"
 seen["proxy"] = [os.environ.get(v) for v in ("HTTPS_PROXY", "http_proxy", "ALL_PROXY")]
 seen["no_proxy"] = os.environ.get("NO_PROXY"), os.environ.get("no_proxy")
-print(json.dumps({"status": status, "again": netguard.install(), "seen": seen}))
+print(json.dumps({"status": status, "again": netguard.install(), "engaged": netguard.engaged(), "seen": seen}))
 """
 
 
@@ -96,6 +96,7 @@ def test_installed_guard_refuses_network_sockets_everywhere_and_keeps_local_ones
     if "unavailable" in got["status"]:
         pytest.skip(f"this kernel or container does not allow seccomp filters: {got['status']}")
     assert got["status"] == got["again"] == "network sockets refused (seccomp), libcurl's proxy pinned"
+    assert got["engaged"]
     seen = got["seen"]
     assert {k: seen[k] for k in ("inet", "inet6", "early thread", "child")} == dict.fromkeys(
         ("inet", "inet6", "early thread", "child"), "refused")
@@ -105,7 +106,7 @@ def test_installed_guard_refuses_network_sockets_everywhere_and_keeps_local_ones
 
 def test_allow_network_turns_the_guard_off():
     got = _probe(**{netguard.ALLOW_ENV: "1"})
-    assert got["status"] == f"off ({netguard.ALLOW_ENV} is set)"
+    assert got["status"] == f"off ({netguard.ALLOW_ENV} is set)" and not got["engaged"]
     assert got["seen"]["inet"] == got["seen"]["child"] == "allowed"
     assert got["seen"]["no_proxy"] == ["*", "*"]                 # the user's settings are left alone
 
@@ -113,6 +114,6 @@ def test_allow_network_turns_the_guard_off():
 @linux_only
 def test_an_x_display_over_tcp_keeps_its_sockets_but_libcurl_stays_pinned():
     got = _probe(DISPLAY="localhost:10.0")
-    assert got["status"].startswith("socket filter off: the X display is reached over TCP")
+    assert got["status"].startswith("socket filter off: the X display is reached over TCP") and got["engaged"]
     assert got["seen"]["inet"] == "allowed"
     assert got["seen"]["proxy"] == [netguard.DEAD_PROXY] * 3 and got["seen"]["no_proxy"] == [None, None]
