@@ -8,9 +8,11 @@ portrait's own full-resolution pixels, so there are no seams. The output is the 
 width and height (video encoders and 4:2:0 virtual cameras need even sizes), without resampling.
 
 What is pasted, with the closed-form generator (``flow_size`` given): the clean full-resolution portrait,
-sampled (``cv2.remap``) with the generator's flow upsampled to the box, then the generated crop only where
-the generator paints rather than warps (the opened mouth, the closed lids). So the face keeps the portrait's
-detail instead of a 256-px crop resampled twice. With learned weights (``flow_size`` None) the learned
+sampled (``cv2.remap``) with the generator's flow upsampled to the box, then the generator's paint (the
+opened mouth, the closed lids) over it with its own alpha. The generated crop holds the paint over the crop's
+own low-resolution warp (``image = (1 - p) warp + p colour``); the compositor recovers ``p colour`` by warping
+the portrait's crop the same way, so only the painted colour comes from the crop: the lips and skin around a
+painted mouth or a closed lid keep the portrait's detail instead of a 256-px crop resampled twice. With learned weights (``flow_size`` None) the learned
 residual lives in the generated crop, which is resized to the box and pasted as it is.
 Buffers are allocated in ``open()``; the returned frame is reused on the next call.
 """
@@ -30,12 +32,7 @@ INTERPOLATION = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}
 # the box's edge (a neck stretched by a large nod, hair pulled by a turn), the seam is a soft fade, never a
 # straight cut along the box.
 EDGE_FADE = 0.08
-PAINT_MIN = 1e-3  # below this paint alpha everywhere, the generated crop is not needed at all
-# The generated crop already holds the paint over its own (soft) warp: image = warp + paint * (colour - warp).
-# Lerping towards it with the paint alpha itself would weigh the colour by paint^2 (translucent lids, a faded
-# mouth); so the crop is taken whole from PAINT_FULL alpha up (its colour weight exact), and below it the
-# colour is off by at most paint * (1 - paint / PAINT_FULL) (0.01 at paint 0.02).
-PAINT_FULL = 0.04
+PAINT_MIN = 1e-3  # below this paint alpha the generated crop is not used (everywhere below it: not needed at all)
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -104,6 +101,14 @@ class Compositor:
             self._warped = np.empty(self._base.shape, np.uint8)
             self._painted, self._face, self._final = (np.empty_like(self._warped) for _ in range(3))
             self._inv = np.empty((side, side), np.float32)
+            # the crop's own warp (what the generator painted over), at the crop's size S
+            self._src = np.ascontiguousarray(self.portrait.crop[0].transpose(1, 2, 0), dtype=np.float32)
+            self._disp_s = np.empty((s, s, 2), np.float32)
+            pix = np.arange(s, dtype=np.float32)
+            self._pix_s = pix[None, :].repeat(s, 0), pix[:, None].repeat(s, 1)
+            self._map_s = np.empty((s, s), np.float32), np.empty((s, s), np.float32)
+            self._warp_s = np.empty((s, s, 3), np.float32)
+            self._part_s = np.empty((s, s, 3), np.float32)
         return self
 
     def close(self) -> None:
@@ -169,11 +174,46 @@ class Compositor:
         cv2.remap(self._clean, self._map_x, self._map_y, self.interp, dst=self._warped, borderMode=cv2.BORDER_REPLICATE)
         if paint is None or float(paint.max()) < PAINT_MIN:
             return self._warped
+        rows = self._painted_rows(paint[0, 0], ys, xs)
+        if rows is None:
+            return self._warped
+        # p colour = image - (1 - p) warp, at the crop's size; upsampled to the box with p itself
+        s = self._src.shape[0]
+        cv2.resize(self._disp_m, (s, s), dst=self._disp_s, interpolation=cv2.INTER_LINEAR)
+        for i in (0, 1):
+            np.multiply(self._disp_s[..., i], 0.5 * s, out=self._map_s[i])
+            np.add(self._map_s[i], self._pix_s[i], out=self._map_s[i])
+        cv2.remap(self._src, self._map_s[0], self._map_s[1], cv2.INTER_LINEAR, dst=self._warp_s,
+                  borderMode=cv2.BORDER_REPLICATE)
+        np.subtract(1.0, paint[0, 0], out=self._part_s[..., 0])
+        np.multiply(self._warp_s, self._part_s[..., :1], out=self._warp_s)
+        np.copyto(self._hwc, image[0].transpose(1, 2, 0))
+        np.subtract(self._hwc, self._warp_s, out=self._part_s)
+        cv2.resize(self._part_s, (self.side, self.side), dst=self._crop, interpolation=cv2.INTER_LINEAR)
         cv2.resize(paint[0, 0], (self.side, self.side), dst=self._paint, interpolation=cv2.INTER_LINEAR)
-        np.multiply(self._paint, 1.0 / PAINT_FULL, out=self._paint)
-        np.minimum(self._paint, 1.0, out=self._paint)
-        np.subtract(1.0, self._paint, out=self._inv)
-        self._resize_crop(image)
-        cv2.convertScaleAbs(self._crop[ys, xs], dst=self._painted, alpha=255.0)
-        cv2.blendLinear(self._painted, self._warped, self._paint[ys, xs], self._inv[ys, xs], dst=self._face)
+        # colour = (p colour) / p where something is painted; blended over the full-resolution warp with p
+        r0, r1, c0, c1 = rows
+        by, bx = slice(ys.start + r0, ys.start + r1), slice(xs.start + c0, xs.start + c1)
+        p, colour, inv = self._paint[by, bx], self._crop[by, bx], self._inv[by, bx]
+        np.clip(p, PAINT_MIN, 1.0, out=p)
+        np.divide(255.0, p, out=inv)
+        np.multiply(colour, inv[..., None], out=colour)
+        np.subtract(1.0, p, out=inv)
+        painted = cv2.convertScaleAbs(colour, dst=self._painted[r0:r1, c0:c1])  # saturates to 0..255
+        np.copyto(self._face, self._warped)
+        face = self._face[r0:r1, c0:c1]
+        face[...] = cv2.blendLinear(painted, self._warped[r0:r1, c0:c1], p, inv)
         return self._face
+
+    def _painted_rows(self, paint_s: np.ndarray, ys: slice, xs: slice) -> tuple[int, int, int, int] | None:
+        """(r0, r1, c0, c1): the rectangle of the region (its own pixel rows and columns) that the paint
+        (S x S, alpha >= PAINT_MIN) reaches, with a margin for the upsampling; None when it reaches none."""
+        rr = np.flatnonzero((paint_s >= PAINT_MIN).any(axis=1))
+        cc = np.flatnonzero((paint_s >= PAINT_MIN).any(axis=0))
+        if rr.size == 0:
+            return None
+        f = self.side / paint_s.shape[0]
+        h, w = ys.stop - ys.start, xs.stop - xs.start
+        r0, r1 = max(int((rr[0] - 1) * f) - ys.start, 0), min(int((rr[-1] + 2) * f) + 1 - ys.start, h)
+        c0, c1 = max(int((cc[0] - 1) * f) - xs.start, 0), min(int((cc[-1] + 2) * f) + 1 - xs.start, w)
+        return (r0, r1, c0, c1) if r1 > r0 and c1 > c0 else None
