@@ -51,7 +51,14 @@ PASTE_MIN_PX = 0.5  # displacement (pixels of the generated crop) above which th
 LOCAL_SHARPNESS = 4.0  # exponent of the competition between overlapping local keypoints
 BG_SHIFT = 1.4  # uncovered background is sampled this far along the head motion (past the old head's soft edge)
 BG_UNCOVER_GAIN = 2.0
-EYE_HALF_WIDTH = 0.17  # template units (corners at about +-0.16 from the eye centre)
+# The lid that comes down over an eye the portrait keeps open (template units and shares): an ellipse LID_HALF_WIDTH
+# wide and the portrait's opening + LID_MARGIN tall, with a soft LID_EDGE; fully closed (closure 1) once the
+# driven opening is below 1 - 0.1 - LID_CLOSED_AT of the portrait's; its edge then reaches LID_OVERSHOOT past
+# the lower lid, so nothing of the eye shows through. Its skin is the portrait's LID_SKIN_LIFT lid gaps above the
+# eye; the lash line at the lid's edge darkens it by LASH_DARKEN.
+LID_HALF_WIDTH, LID_MARGIN, LID_EDGE = 0.2, 0.08, 0.1
+LID_CLOSED_AT, LID_OVERSHOOT, LID_SKIN_LIFT, LASH_DARKEN = 0.65, 1.35, 1.1, 0.5
+LID_GRID = 128  # side of the grid the lids are drawn on (at most the crop's side)
 # The neck (template units of the portrait's head frame): below the driven chin, the head motion fades out
 # through a column of NECK_HALF_WIDTH to the identity at SHOULDERS_AT, so the body stays still and the
 # neck stretches or shortens smoothly when the head moves up or down (at least NECK_MIN long).
@@ -122,6 +129,7 @@ class FirstOrderPrior(nn.Module):
         self.register_buffer("grid_s", make_grid(cfg.image_size), persistent=False)
         # the mouth is small: its shading is computed at twice the motion size
         self.register_buffer("grid_mouth", make_grid(min(cfg.image_size, 2 * cfg.motion_size)), persistent=False)
+        self.register_buffer("grid_lid", make_grid(min(cfg.image_size, LID_GRID)), persistent=False)
         self.register_buffer("sigmas", torch.from_numpy(SIGMAS[1:].copy()), persistent=False)
         self.register_buffer("teeth", torch.tensor(TEETH_BGR).view(1, 3, 1, 1), persistent=False)
         self.i_ui, self.i_li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
@@ -315,10 +323,12 @@ class FirstOrderPrior(nn.Module):
     def eyelids(self, src_image: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor,
                 jac_d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (fill weight (B,1,S,S), fill colour (B,3,S,S)): as the driver closes an eye that the portrait
-        keeps open, the lid (the portrait's own lid skin, a darker lash line at its edge) comes down over
-        it. The flow alone cannot do this: the eye is a few pixels tall at motion size."""
+        keeps open, the lid comes down over it: the portrait's own skin from LID_SKIN_LIFT lid gaps above the
+        eye (texture and shading, not a flat colour), carried back to the portrait by the head's motion and slid
+        down, opaque once closed. Computed on the ``grid_lid`` grid: the flow alone cannot do it (the eye is a
+        few pixels tall at motion size, and a soft flow edge stretches the eye instead of covering it)."""
         o_s, o_d = self._opening(kp_s, jac_s), self._opening(kp_d, jac_d)
-        closure = torch.clamp((1.0 - o_d / (o_s + EPS) - 0.1) / 0.75, 0.0, 1.0)  # (B, 2)
+        closure = torch.clamp((1.0 - o_d / (o_s + EPS) - 0.1) / LID_CLOSED_AT, 0.0, 1.0)  # (B, 2)
         closure = closure * torch.sigmoid((o_s - 0.03) / 0.01)  # nothing to close on a closed portrait eye
         s_d = head_scale(jac_d)
         head = jac_d[:, 0]
@@ -326,19 +336,23 @@ class FirstOrderPrior(nn.Module):
         e2 = head[:, :, 1] / (torch.linalg.vector_norm(head[:, :, 1], dim=-1, keepdim=True) + EPS)  # head's y
         up, lo = kp_d[:, self.i_upper], kp_d[:, self.i_lower]  # (B, 2, 2)
         centre = 0.5 * (up + lo)
-        d = self.grid_mouth[:, None] - centre[:, :, None, None, :]  # (B, 2, G, G, 2)
-        x = (d * e1[:, None, None, None, :]).sum(-1) / (EYE_HALF_WIDTH * s_d)[:, None, None, None]
-        y = (d * e2[:, None, None, None, :]).sum(-1) / (0.5 * (o_s + 0.02) * s_d[:, None])[..., None, None]
-        inside = torch.sigmoid((1.0 - torch.sqrt(x * x + y * y + EPS)) / 0.15)
-        edge = (2.0 * closure - 1.0)[..., None, None]  # the lid's edge, from the top (-1) down to the bottom (+1)
-        fill = inside * torch.sigmoid((edge - y) / 0.12) * torch.clamp(4.0 * closure, max=1.0)[..., None, None]
-        lash = inside * torch.exp(-(((y - edge) / 0.25) ** 2)) * torch.clamp(2.0 * closure, max=1.0)[..., None, None]
-        # lid skin: the portrait just above its upper lid
-        above = kp_s[:, self.i_upper] + 0.8 * (kp_s[:, self.i_upper] - kp_s[:, self.i_lower])
-        skin = bilinear_sample(src_image, above[:, None])[:, :, 0]  # (B, 3, 2)
+        d = self.grid_lid[:, None] - centre[:, :, None, None, :]  # (B, 2, G, G, 2)
+        x = (d * e1[:, None, None, None, :]).sum(-1) / (LID_HALF_WIDTH * s_d)[:, None, None, None]
+        y = (d * e2[:, None, None, None, :]).sum(-1) / (0.5 * (o_s + LID_MARGIN) * s_d[:, None])[..., None, None]
+        inside = torch.sigmoid((1.0 - torch.sqrt(x * x + y * y + EPS)) / LID_EDGE)
+        # the lid's edge, from the top (-1) down past the lower lid (LID_OVERSHOOT): a closed eye is covered whole
+        edge = ((2.0 * closure - 1.0) * LID_OVERSHOOT)[..., None, None]
+        fill = inside * torch.sigmoid((edge - y) / 0.1) * torch.clamp(4.0 * closure, max=1.0)[..., None, None]
+        lash = inside * torch.exp(-(((y - edge) / 0.2) ** 2)) * torch.clamp(2.0 * closure, max=1.0)[..., None, None]
+        to_src = torch.einsum("bij,bjk->bik", jac_s[:, 0], inv2x2(jac_d[:, 0]))
+        c_s = 0.5 * (kp_s[:, self.i_upper] + kp_s[:, self.i_lower])  # (B, 2, 2)
+        lift = LID_SKIN_LIFT * (kp_s[:, self.i_lower] - kp_s[:, self.i_upper])
+        pts = (c_s - lift)[:, :, None, None, :] + torch.einsum("bij,bEhwj->bEhwi", to_src, d)
+        g = pts.shape[-2]
+        skin = bilinear_sample(src_image, pts.reshape(1, 2 * g, g, 2)).reshape(1, 3, 2, g, g)  # B = 1
         fill_sum = fill.sum(1)
         share = fill / (fill_sum[:, None] + EPS)
-        colour = torch.einsum("bcE,bEhw->bchw", skin, share) * (1.0 - 0.6 * lash.sum(1).clamp(max=1.0))[:, None]
+        colour = (skin * share[:, None]).sum(2) * (1.0 - LASH_DARKEN * lash.sum(1).clamp(max=1.0))[:, None]
         fields = self.upsample(torch.cat([fill_sum.clamp(max=1.0)[:, None], colour], 1))
         return fields[:, :1], fields[:, 1:]
 

@@ -135,3 +135,31 @@ def test_closing_the_eye_brings_the_lid_down_over_it():
     other = KP_INDEX["l_upper_lid"]
     ox, oy = (((kp_s[0, other] + kp_s[0, KP_INDEX["l_lower_lid"]]) / 2 + 1) / 2 * s).astype(int)
     assert abs(float(closed[0, :, oy, ox].mean()) - float(opened[0, :, oy, ox].mean())) < 0.05  # other eye untouched
+
+
+def test_a_closed_lid_is_opaque_skin_from_above_the_eye():
+    """Fully closed (the driver's lids meet), nothing of the eye shows through, and the lid carries the
+    portrait's own skin from above the eye (its texture: here vertical stripes), not a flat or grey wash."""
+    cfg = get_config("lite")
+    f = example_inputs(cfg)
+    s = cfg.image_size
+    up, lo = KP_INDEX["r_upper_lid"], KP_INDEX["r_lower_lid"]
+    kp_s = f["kp_source_in"]
+    centre = (kp_s[0, up] + kp_s[0, lo]) / 2
+    cx, cy = ((centre + 1) / 2 * s).astype(int)
+    gap = kp_s[0, lo] - kp_s[0, up]
+    src = np.full_like(f["source"], 0.8)
+    top = int(cy - gap[1] / 2 * s * 2.0)  # the skin above the eye: stripes four pixels wide
+    stripes = np.where((np.arange(s) // 4) % 2 == 0, 0.65, 0.95).astype(np.float32)
+    src[0, :, top - 12:cy - 1] = stripes[None, None, :]
+    src[0, :, cy - 2:cy + 3, cx - 8:cx + 9] = 0.05  # the open eye, dark
+    kp_d = kp_s.copy()
+    kp_d[0, up] += 0.5 * gap  # the driver's lids meet
+    kp_d[0, lo] -= 0.5 * gap
+    closed = _run(cfg, src, kp_s, f["jac_source_in"], kp_d, f["jac_source_in"])[0]
+    eye = closed[0, :, cy - 2:cy + 3, cx - 6:cx + 7].mean(0)
+    # the eye is 0.05, the skin 0.65-0.95 (a lash line may darken it a little): half see-through would be ~0.45
+    assert eye.min() > 0.3 and eye.mean() > 0.6, f"the eye shows through: darkest {eye.min():.2f}, mean {eye.mean():.2f}"
+    row = closed[0, :, cy - 1, cx - 6:cx + 7].mean(0)
+    assert np.corrcoef(row, stripes[cx - 6:cx + 7])[0, 1] > 0.5  # the stripes of the skin above, slid down
+
