@@ -38,10 +38,12 @@ class SourceEncoder(nn.Module):
 class FrameGenerator(nn.Module):
     """Portrait cache + driving keypoints -> (generated crop, paste mask, flow, paint): see
     ``FirstOrderPrior.forward``. The learned residual lives in the generated crop only, so with weights the
-    compositor pastes the crop; without, it samples the full-resolution portrait with the flow.
+    compositor pastes the crop.
 
-    ``learned=False`` (no weights to load) runs the closed-form prior alone: the learned parts would add
-    exactly zero, so they are not computed (the graph keeps the same inputs and parameters)."""
+    ``learned=False`` (no weights to load) runs the closed-form prior alone (the learned parts would add
+    exactly zero, so they are not computed; the graph keeps the same inputs and parameters), and its first
+    output is then not the crop but the paint premultiplied by its alpha (``FirstOrderPrior.paint_layer``):
+    the compositor samples the full-resolution portrait with the flow and lays the paint over it."""
 
     def __init__(self, cfg: GeneratorConfig, learned: bool = True) -> None:
         super().__init__()
@@ -63,9 +65,9 @@ class FrameGenerator(nn.Module):
 
     def forward(self, src_image, src_mouth, kp_s, jac_s, src_features, kp_d, jac_d):
         prior = self.prior
-        if not self.learned:
-            image, mask, flow, paint = prior(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
-            return image + 0.0 * src_features[:, :1, :1, :1].mean(), mask, flow, paint  # keeps the input in the graph
+        if not self.learned:  # the closed form: the compositor warps the full-resolution portrait with the flow
+            paint, mask, flow, alpha = prior.paint_layer(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+            return paint + 0.0 * src_features[:, :1, :1, :1].mean(), mask, flow, alpha  # keeps the input in the graph
         motions, weights = prior.motions(kp_s, jac_s, kp_d, jac_d)
         src_small = self._small(src_image)
         logits, occ_res = self.dense_motion(src_small, motions, weights, kp_s, kp_d, prior.grid_m)

@@ -366,6 +366,23 @@ class FirstOrderPrior(nn.Module):
         image = image + fill_e * (colour_e - image)
         return image.clamp(0.0, 1.0), torch.maximum(fill_m, fill_e)
 
+    def paint_layer(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,
+                    kp_d: torch.Tensor, jac_d: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What a compositor that samples the full-resolution portrait itself needs, and no more: -> (the paint
+        premultiplied by its alpha (B,3,S,S), paste mask (B,1,S,S), flow (B,M,M,2), paint alpha (B,1,S,S)).
+        ``forward``'s image is ``(1 - alpha) warp + premultiplied`` (up to its final clamp): the same fills laid
+        over the 256-px warp, which this graph does not compute (the compositor warps the portrait at full
+        resolution instead; the crop's warp was a quarter of the generator's time)."""
+        motions, weights = self.motions(kp_s, jac_s, kp_d, jac_d)
+        flow = self.blend(motions, weights)
+        fill_m, colour_m = self.mouth(kp_s, jac_s, kp_d, jac_d, src_mouth)
+        fill_e, colour_e = self.eyelids(src_image, kp_s, jac_s, kp_d, jac_d)
+        # fills() lays the mouth, then the lids, over the warp: w -> (1 - fm) w + fm cm -> (1 - fe) (...) + fe ce
+        premultiplied = (1.0 - fill_e) * fill_m * colour_m + fill_e * colour_e
+        alpha = 1.0 - (1.0 - fill_m) * (1.0 - fill_e)
+        return premultiplied, torch.maximum(self.upsample(self.moved(flow)), alpha), flow, alpha
+
     def forward(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,
                 kp_d: torch.Tensor, jac_d: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -9,11 +9,10 @@ width and height (video encoders and 4:2:0 virtual cameras need even sizes), wit
 
 What is pasted, with the closed-form generator (``flow_size`` given): the clean full-resolution portrait,
 sampled (``cv2.remap``) with the generator's flow upsampled to the box, then the generator's paint (the
-opened mouth, the closed lids) over it with its own alpha. The generated crop holds the paint over the crop's
-own low-resolution warp (``image = (1 - p) warp + p colour``); the compositor recovers ``p colour`` by warping
-the portrait's crop the same way, so only the painted colour comes from the crop: the lips and skin around a
-painted mouth or a closed lid keep the portrait's detail instead of a 256-px crop resampled twice. With learned weights (``flow_size`` None) the learned
-residual lives in the generated crop, which is resized to the box and pasted as it is.
+opened mouth, the closed lids) over it: that graph's first output is the paint premultiplied by its alpha
+(``FirstOrderPrior.paint_layer``), not a crop, so the lips and skin around a painted mouth or a closed lid keep
+the portrait's detail. With learned weights (``flow_size`` None) the learned residual lives in the generated
+crop, which is resized to the box and pasted as it is.
 Buffers are allocated in ``open()``; the returned frame is reused on the next call.
 """
 from __future__ import annotations
@@ -101,14 +100,6 @@ class Compositor:
             self._warped = np.empty(self._base.shape, np.uint8)
             self._painted, self._face, self._final = (np.empty_like(self._warped) for _ in range(3))
             self._inv = np.empty((side, side), np.float32)
-            # the crop's own warp (what the generator painted over), at the crop's size S
-            self._src = np.ascontiguousarray(self.portrait.crop[0].transpose(1, 2, 0), dtype=np.float32)
-            self._disp_s = np.empty((s, s, 2), np.float32)
-            pix = np.arange(s, dtype=np.float32)
-            self._pix_s = pix[None, :].repeat(s, 0), pix[:, None].repeat(s, 1)
-            self._map_s = np.empty((s, s), np.float32), np.empty((s, s), np.float32)
-            self._warp_s = np.empty((s, s, 3), np.float32)
-            self._part_s = np.empty((s, s, 3), np.float32)
         return self
 
     def close(self) -> None:
@@ -128,8 +119,8 @@ class Compositor:
     def paste(self, image: np.ndarray, mask: np.ndarray, flow: np.ndarray | None = None,
               paint: np.ndarray | None = None) -> np.ndarray:
         """The generator's outputs -- image (1,3,S,S), mask (1,1,S,S), flow (1,M,M,2), paint (1,1,S,S),
-        float32 -- -> full frame HxWx3 uint8 (reused). Without ``flow_size`` (or without a flow) the crop is
-        resized and pasted.
+        float32 -- -> full frame HxWx3 uint8 (reused). With ``flow_size`` and a flow, ``image`` is the closed
+        form's paint premultiplied by its alpha ``paint``; without, ``image`` is the crop, resized and pasted.
 
         The whole frame is restored from the portrait first: the previous frame's mark and badge
         were written into this buffer, and must not pile up."""
@@ -163,8 +154,8 @@ class Compositor:
     def _sample(self, image: np.ndarray, flow: np.ndarray, paint: np.ndarray | None, ys: slice, xs: slice
                 ) -> np.ndarray:
         """The face (uint8, the region's size): the clean canvas sampled at the upsampled flow, then the
-        generated crop where it is painted. The displacement (flow - identity) is upsampled, as the prior does,
-        so a still flow samples every pixel exactly where it is."""
+        paint (``image``: premultiplied by its alpha ``paint``) over it. The displacement (flow - identity) is
+        upsampled, as the prior does, so a still flow samples every pixel exactly where it is."""
         np.subtract(flow[0], self._grid_m, out=self._disp_m)
         cv2.resize(self._disp_m, (self.side, self.side), dst=self._disp, interpolation=cv2.INTER_LINEAR)
         np.multiply(self._disp[ys, xs, 0], self.half, out=self._map_x)
@@ -177,32 +168,25 @@ class Compositor:
         rows = self._painted_rows(paint[0, 0], ys, xs)
         if rows is None:
             return self._warped
-        # p colour = image - (1 - p) warp, at the crop's size; upsampled to the box with p itself
-        s = self._src.shape[0]
-        cv2.resize(self._disp_m, (s, s), dst=self._disp_s, interpolation=cv2.INTER_LINEAR)
-        for i in (0, 1):
-            np.multiply(self._disp_s[..., i], 0.5 * s, out=self._map_s[i])
-            np.add(self._map_s[i], self._pix_s[i], out=self._map_s[i])
-        cv2.remap(self._src, self._map_s[0], self._map_s[1], cv2.INTER_LINEAR, dst=self._warp_s,
-                  borderMode=cv2.BORDER_REPLICATE)
-        np.subtract(1.0, paint[0, 0], out=self._part_s[..., 0])
-        np.multiply(self._warp_s, self._part_s[..., :1], out=self._warp_s)
-        np.copyto(self._hwc, image[0].transpose(1, 2, 0))
-        np.subtract(self._hwc, self._warp_s, out=self._part_s)
-        cv2.resize(self._part_s, (self.side, self.side), dst=self._crop, interpolation=cv2.INTER_LINEAR)
-        cv2.resize(paint[0, 0], (self.side, self.side), dst=self._paint, interpolation=cv2.INTER_LINEAR)
-        # colour = (p colour) / p where something is painted; blended over the full-resolution warp with p
+        # the premultiplied paint and its alpha, upsampled to the box where they reach (as cv2.resize to the
+        # whole box would: pixel centres mapped, edges replicated); colour = premultiplied / alpha, blended over
+        # the full-resolution warp with the alpha
         r0, r1, c0, c1 = rows
         by, bx = slice(ys.start + r0, ys.start + r1), slice(xs.start + c0, xs.start + c1)
+        k = image.shape[-1] / self.side
+        m = np.array([[k, 0.0, (bx.start + 0.5) * k - 0.5], [0.0, k, (by.start + 0.5) * k - 0.5]], np.float32)
+        size, flags = (c1 - c0, r1 - r0), cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        np.copyto(self._hwc, image[0].transpose(1, 2, 0))
         p, colour, inv = self._paint[by, bx], self._crop[by, bx], self._inv[by, bx]
+        cv2.warpAffine(self._hwc, m, size, dst=colour, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        cv2.warpAffine(paint[0, 0], m, size, dst=p, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         np.clip(p, PAINT_MIN, 1.0, out=p)
         np.divide(255.0, p, out=inv)
         np.multiply(colour, inv[..., None], out=colour)
         np.subtract(1.0, p, out=inv)
         painted = cv2.convertScaleAbs(colour, dst=self._painted[r0:r1, c0:c1])  # saturates to 0..255
         np.copyto(self._face, self._warped)
-        face = self._face[r0:r1, c0:c1]
-        face[...] = cv2.blendLinear(painted, self._warped[r0:r1, c0:c1], p, inv)
+        cv2.blendLinear(painted, self._warped[r0:r1, c0:c1], p, inv, dst=self._face[r0:r1, c0:c1])
         return self._face
 
     def _painted_rows(self, paint_s: np.ndarray, ys: slice, xs: slice) -> tuple[int, int, int, int] | None:

@@ -41,14 +41,20 @@ def test_untrained_model_is_the_closed_form_prior(seed):
     assert (flow - ref_flow).abs().max() <= 1e-5 and (paint - ref_paint).abs().max() <= 1e-5
 
 
-def test_closed_form_default_skips_the_learned_parts_with_the_same_output():
+def test_closed_form_default_skips_the_learned_parts_and_gives_the_paint_layer():
+    """No weights: the learned parts are not computed, and the first output is the paint premultiplied by its
+    alpha (the compositor warps the full-resolution portrait itself), which over the crop's warp is exactly the
+    untrained model's image; the mask, flow and alpha are the same."""
     cfg = get_config("lite")
     (enc, gen), (_, prior_only) = build_modules(cfg), build_modules(cfg, learned=False)
     _, src, drv = _inputs(cfg)
     with torch.no_grad():
         cache = enc(*src)
-        for a, b in zip(gen(*cache, *drv), prior_only(*cache, *drv)):
-            assert (a - b).abs().max() <= 1e-5
+        full, lean = gen(*cache, *drv), prior_only(*cache, *drv)
+        warp = prior_only.prior.warp(cache[0], lean[2])
+    assert (((1 - lean[3]) * warp + lean[0]).clamp(0, 1) - full[0]).abs().max() <= 1e-5
+    for a, b in zip(full[1:], lean[1:]):
+        assert (a - b).abs().max() <= 1e-5
     assert set(gen.state_dict()) == set(prior_only.state_dict())  # same checkpoint layout either way
 
 

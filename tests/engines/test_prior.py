@@ -163,3 +163,30 @@ def test_a_closed_lid_is_opaque_skin_from_above_the_eye():
     row = closed[0, :, cy - 1, cx - 6:cx + 7].mean(0)
     assert np.corrcoef(row, stripes[cx - 6:cx + 7])[0, 1] > 0.5  # the stripes of the skin above, slid down
 
+
+def test_the_closed_form_graph_gives_the_paint_that_forward_lays_over_its_warp():
+    """``paint_layer`` (what the exported closed form returns) and ``forward`` agree: forward's image is the
+    256-px warp with the premultiplied paint over it, on a driver who opens the mouth and closes an eye."""
+    from mimicam.engines.prior import FirstOrderPrior
+
+    cfg = get_config("lite")
+    f = example_inputs(cfg)
+    rng = np.random.default_rng(3)
+    src = rng.uniform(0.2, 0.9, f["source"].shape).astype(np.float32)
+    kp_s, jac_s = f["kp_source_in"], f["jac_source_in"]
+    kp_d = kp_s.copy()
+    ui, li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
+    kp_d[0, li, 1] += 0.08  # the mouth opens
+    up, lo = KP_INDEX["r_upper_lid"], KP_INDEX["r_lower_lid"]
+    kp_d[0, up] += 0.45 * (kp_s[0, lo] - kp_s[0, up])  # an eye closes
+    prior = FirstOrderPrior(cfg).eval()
+    t = [torch.from_numpy(a) for a in (src, kp_s, jac_s, kp_d, jac_s)]
+    mouth = torch.full((1, 3, 1, 1), 0.2)
+    with torch.no_grad():
+        image, mask, flow, paint = prior(t[0], mouth, *t[1:])
+        premult, mask2, flow2, alpha = prior.paint_layer(t[0], mouth, *t[1:])
+        warp = prior.warp(t[0], flow)
+    assert float(alpha.max()) > 0.9  # something was painted
+    np.testing.assert_allclose(((1 - alpha) * warp + premult).clamp(0, 1).numpy(), image.numpy(), atol=1e-5)
+    np.testing.assert_allclose(flow2.numpy(), flow.numpy(), atol=1e-6)
+    np.testing.assert_allclose(mask2.numpy(), mask.numpy(), atol=1e-5)

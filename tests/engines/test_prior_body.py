@@ -14,7 +14,7 @@ def astronaut(portrait_path):
 
     cfg = get_config("lite")
     p = prepare_portrait(portrait_path, cfg.image_size)
-    enc, gen = build_modules(cfg, learned=False)
+    enc, gen = build_modules(cfg)  # untrained: the closed form, its image the whole crop
     kp, jac = p.motion.kp[None], p.motion.jac[None]
     with torch.no_grad():
         cache = enc(torch.from_numpy(p.crop), torch.from_numpy(kp), torch.from_numpy(jac))

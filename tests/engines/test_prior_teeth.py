@@ -13,7 +13,7 @@ def test_a_smiling_portrait_keeps_its_teeth(portrait_path):
 
     cfg = get_config("lite")
     p = prepare_portrait(portrait_path, cfg.image_size)
-    enc, gen = build_modules(cfg, learned=False)
+    enc, gen = build_modules(cfg)  # untrained: the closed form, its image the whole crop
     kp, jac = p.motion.kp[None], p.motion.jac[None]
     ui, li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
     gap = float(kp[0, li, 1] - kp[0, ui, 1])

@@ -77,22 +77,21 @@ def test_a_whole_pixel_shift_moves_the_full_resolution_pixels(portrait):
     assert np.abs(got - want).max() <= 1
 
 
-def _painted_outputs(p, paint: np.ndarray, colour: float = 0.5):
-    """The generator's contract under the identity flow: image = (1 - paint) * crop + paint * colour."""
+def _painted_outputs(paint: np.ndarray, colour: float = 0.5):
+    """The closed form's contract (``FirstOrderPrior.paint_layer``) under the identity flow: image is the paint
+    premultiplied by its alpha."""
     s = CFG.image_size
     a = paint[None, None].astype(np.float32)
-    image = ((1.0 - a) * p.crop + a * colour).astype(np.float32)
-    return image, np.ones((1, 1, s, s), np.float32), _grid(CFG.motion_size)[None], a
+    return np.repeat(a * colour, 3, axis=1), np.ones((1, 1, s, s), np.float32), _grid(CFG.motion_size)[None], a
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.3])
 def test_paint_is_laid_over_the_full_resolution_warp_with_its_own_alpha(portrait, alpha):
-    """Only the painted colour comes from the generated crop, at its alpha (a half-closed lid is not weighed by
-    alpha^2, a full one is the colour itself); what shows through is the full-resolution portrait, not the
-    256-px crop resampled."""
+    """The paint is laid over the full-resolution warp at its alpha (a half-closed lid is not weighed by alpha^2,
+    a full one is the colour itself); what shows through is the portrait, not a 256-px crop resampled."""
     s = CFG.image_size
     with Compositor(portrait, CFG.motion_size) as comp:
-        out = comp.paste(*_painted_outputs(portrait, np.full((s, s), alpha, np.float32))).astype(float)
+        out = comp.paste(*_painted_outputs(np.full((s, s), alpha, np.float32))).astype(float)
     x0, y0, x1, y1 = _face_box(portrait)
     want = (1.0 - alpha) * portrait.image[y0:y1, x0:x1].astype(float) + alpha * 127.5
     assert np.abs(out[y0:y1, x0:x1] - want).max() <= 2.0
@@ -105,7 +104,7 @@ def test_the_skin_around_a_painted_mouth_keeps_the_portraits_detail(portrait):
     yy, xx = np.mgrid[:s, :s]
     disc = np.clip(12.0 - np.hypot(yy - 0.7 * s, xx - 0.5 * s), 0.0, 1.0).astype(np.float32)
     with Compositor(portrait, CFG.motion_size) as comp:
-        out = comp.paste(*_painted_outputs(portrait, disc, colour=0.0)).copy()
+        out = comp.paste(*_painted_outputs(disc, colour=0.0)).copy()
     b = portrait.box
     cy, cx, r = b.y0 + 0.7 * b.side, b.x0 + 0.5 * b.side, 12.0 * b.side / s
     yo, xo = np.mgrid[:out.shape[0], :out.shape[1]]
