@@ -348,8 +348,13 @@ class FirstOrderPrior(nn.Module):
         c_s = 0.5 * (kp_s[:, self.i_upper] + kp_s[:, self.i_lower])  # (B, 2, 2)
         lift = LID_SKIN_LIFT * (kp_s[:, self.i_lower] - kp_s[:, self.i_upper])
         pts = (c_s - lift)[:, :, None, None, :] + torch.einsum("bij,bEhwj->bEhwi", to_src, d)
-        g = pts.shape[-2]
-        skin = bilinear_sample(src_image, pts.reshape(1, 2 * g, g, 2)).reshape(1, 3, 2, g, g)  # B = 1
+        b, g = pts.shape[0], pts.shape[-2]
+        pts = pts.reshape(b, 2 * g, g, 2)
+        if b == 1:  # the exported graph: one gather (see bilinear_sample)
+            skin = bilinear_sample(src_image, pts)
+        else:       # training batches: the same sampling
+            skin = F.grid_sample(src_image, pts, mode="bilinear", padding_mode="border", align_corners=False)
+        skin = skin.reshape(b, 3, 2, g, g)
         fill_sum = fill.sum(1)
         share = fill / (fill_sum[:, None] + EPS)
         colour = (skin * share[:, None]).sum(2) * (1.0 - LASH_DARKEN * lash.sum(1).clamp(max=1.0))[:, None]

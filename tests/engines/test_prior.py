@@ -190,3 +190,25 @@ def test_the_closed_form_graph_gives_the_paint_that_forward_lays_over_its_warp()
     np.testing.assert_allclose(((1 - alpha) * warp + premult).clamp(0, 1).numpy(), image.numpy(), atol=1e-5)
     np.testing.assert_allclose(flow2.numpy(), flow.numpy(), atol=1e-6)
     np.testing.assert_allclose(mask2.numpy(), mask.numpy(), atol=1e-5)
+
+
+def test_lids_of_a_training_batch_match_one_frame_at_a_time():
+    """Training runs batches (grid_sample); the exported graph one frame (one gather): the same lids."""
+    from mimicam.engines.prior import FirstOrderPrior
+
+    cfg = get_config("lite")
+    f = example_inputs(cfg)
+    prior = FirstOrderPrior(cfg).eval()
+    kp_s, jac_s = f["kp_source_in"], f["jac_source_in"]
+    kp_d = kp_s.copy()
+    up, lo = KP_INDEX["r_upper_lid"], KP_INDEX["r_lower_lid"]
+    kp_d[0, up] += 0.45 * (kp_s[0, lo] - kp_s[0, up])
+    src = np.random.default_rng(5).uniform(0, 1, f["source"].shape).astype(np.float32)
+    one = [torch.from_numpy(a) for a in (src, kp_s, jac_s, kp_d, jac_s)]
+    two = [torch.cat([t, t]) for t in one]
+    with torch.no_grad():
+        fill1, colour1 = prior.eyelids(*one)
+        fill2, colour2 = prior.eyelids(*two)
+    assert float(fill1.max()) > 0.5
+    for a, b in ((fill1, fill2), (colour1, colour2)):
+        np.testing.assert_allclose(b[1:].numpy(), a.numpy(), atol=1e-5)
