@@ -113,18 +113,24 @@ def test_onnx_graph_rules():
                 assert all(len(i.type.tensor_type.shape.dim) in (0, 4) for i in m.graph.input if i.name in n.input)
 
 
-def test_closing_the_eye_brings_the_lid_down_over_it():
-    cfg = get_config("lite")
+def _right_eye(cfg):
+    """The example inputs and the portrait's right eye: (inputs, crop side, lid keypoint indices, its centre
+    pixel (cx, cy), the lid keypoints' gap)."""
     f = example_inputs(cfg)
     s = cfg.image_size
     up, lo = KP_INDEX["r_upper_lid"], KP_INDEX["r_lower_lid"]
     kp_s = f["kp_source_in"]
-    centre = (kp_s[0, up] + kp_s[0, lo]) / 2
-    cx, cy = ((centre + 1) / 2 * s).astype(int)
+    cx, cy = (((kp_s[0, up] + kp_s[0, lo]) / 2 + 1) / 2 * s).astype(int)
+    return f, s, (up, lo), (cx, cy), kp_s[0, lo] - kp_s[0, up]
+
+
+def test_closing_the_eye_brings_the_lid_down_over_it():
+    cfg = get_config("lite")
+    f, s, (up, lo), (cx, cy), gap = _right_eye(cfg)
+    kp_s = f["kp_source_in"]
     src = np.full_like(f["source"], 0.8)  # light skin ...
     src[0, :, cy - 1:cy + 2, cx - 8:cx + 9] = 0.1  # ... and a dark open eye (the template's opening)
     kp_d = kp_s.copy()
-    gap = kp_s[0, lo] - kp_s[0, up]
     kp_d[0, up] += 0.45 * gap  # the driver closes the eye: the lid keypoints close about half their gap
     kp_d[0, lo] -= 0.1 * gap
     closed, mask, *_ = _run(cfg, src, kp_s, f["jac_source_in"], kp_d, f["jac_source_in"])
@@ -141,13 +147,8 @@ def test_a_closed_lid_is_opaque_skin_from_above_the_eye():
     """Fully closed (the driver's lids meet), nothing of the eye shows through, and the lid carries the
     portrait's own skin from above the eye (its texture: here vertical stripes), not a flat or grey wash."""
     cfg = get_config("lite")
-    f = example_inputs(cfg)
-    s = cfg.image_size
-    up, lo = KP_INDEX["r_upper_lid"], KP_INDEX["r_lower_lid"]
+    f, s, (up, lo), (cx, cy), gap = _right_eye(cfg)
     kp_s = f["kp_source_in"]
-    centre = (kp_s[0, up] + kp_s[0, lo]) / 2
-    cx, cy = ((centre + 1) / 2 * s).astype(int)
-    gap = kp_s[0, lo] - kp_s[0, up]
     src = np.full_like(f["source"], 0.8)
     top = int(cy - gap[1] / 2 * s * 2.0)  # the skin above the eye: stripes four pixels wide
     stripes = np.where((np.arange(s) // 4) % 2 == 0, 0.65, 0.95).astype(np.float32)
