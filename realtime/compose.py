@@ -31,7 +31,7 @@ INTERPOLATION = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}
 # the box's edge (a neck stretched by a large nod, hair pulled by a turn), the seam is a soft fade, never a
 # straight cut along the box.
 EDGE_FADE = 0.08
-PAINT_MIN = 1e-3  # below this paint alpha the generated crop is not used (everywhere below it: not needed at all)
+PAINT_MIN = 1e-3  # paint alpha below this counts as none (its colour is the premultiplied paint / alpha)
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -163,9 +163,7 @@ class Compositor:
         np.multiply(self._disp[ys, xs, 1], self.half, out=self._map_y)
         np.add(self._map_y, self._py, out=self._map_y)
         cv2.remap(self._clean, self._map_x, self._map_y, self.interp, dst=self._warped, borderMode=cv2.BORDER_REPLICATE)
-        if paint is None or float(paint.max()) < PAINT_MIN:
-            return self._warped
-        rows = self._painted_rows(paint[0, 0], ys, xs)
+        rows = None if paint is None else self._painted_rows(paint[0, 0], ys, xs)
         if rows is None:
             return self._warped
         # the premultiplied paint and its alpha, upsampled to the box where they reach (as cv2.resize to the
