@@ -46,3 +46,8 @@ class Mailbox(Generic[T]):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def pending(self) -> bool:
+        """An unread item is waiting."""
+        return self._fresh

@@ -28,11 +28,21 @@ from .motion import MotionTransfer
 from .notice import NoFaceNotice
 from .portrait import Portrait, prepare_portrait
 from .sinks import Sink, make_sink
-from .types import Frame, OutputFrame
+from .types import Frame, Landmarks, OutputFrame
 from .watchdog import Deadline, Stalled
 
 log = logging.getLogger("mimicam")
 _S = {name: i for i, name in enumerate(STAGES)}
+
+
+@dataclass(frozen=True)
+class Sensed:
+    """A driving frame with its landmarks (None: no face) and when finding them began and ended (perf ns)."""
+
+    frame: Frame
+    lm: Landmarks | None
+    t0_ns: int
+    t1_ns: int
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,10 @@ class PipelineOptions:
     # output (width, height), even; None: 1280x720 live, the portrait's own aspect (capped) offline
     size: tuple[int, int] | None = None
     provenance: str = "attributed"  # "anonymous": the public mark only, no key, nothing attributable
+    # live: the next frame's landmarks are found on their own thread while this one is generated and finished
+    # (2 cores, lp_d9 replayed: 60 fps in -> 39-47 fps out instead of 28-30; at 30 fps capture-to-sink p95
+    # 0.71-0.86x; docs/bench/issue14/overlap/). False: one thread does every stage of a frame in turn
+    overlap: bool = True
 
     def __post_init__(self) -> None:
         if self.size is not None:
@@ -197,16 +211,24 @@ class Pipeline:
         """A badged, labelled slate (see ``finish.SLATES``)."""
         return self.finisher.slate(key)
 
-    def process(self, frame: Frame, stages: list[int]) -> tuple[np.ndarray, str]:
-        """One driving frame -> (output image, kind). Never returns the driving frame's pixels."""
-        clock = time.perf_counter_ns
-        t0 = clock()
+    def sense(self, frame: Frame) -> Sensed:
+        """The frame's landmarks (None: no face, or the landmarker failed, which is counted), timed."""
+        t0 = time.perf_counter_ns()
         try:
             lm = self.landmarks.detect(frame.image, frame.t_capture_ns)
         except Exception:  # noqa: BLE001 - a landmarker failure is treated as "no face"
             self._count("landmarks")
             lm = None
-        t1 = clock()
+        return Sensed(frame, lm, t0, time.perf_counter_ns())
+
+    def process(self, frame: Frame, stages: list[int], sensed: Sensed | None = None) -> tuple[np.ndarray, str]:
+        """One driving frame -> (output image, kind). Never returns the driving frame's pixels. ``sensed``:
+        its landmarks when they were found already (``overlap``), else they are found here."""
+        clock = time.perf_counter_ns
+        if sensed is None:
+            sensed = self.sense(frame)
+        lm, t0, t1 = sensed.lm, sensed.t0_ns, sensed.t1_ns
+        t_motion = clock()
         motion = self.motion.update(lm, frame.t_capture_ns / 1e9)
         t2 = clock()
         kind = "generated" if lm is not None else "held"
@@ -226,7 +248,7 @@ class Pipeline:
             t3 = clock()
             out, kind = self.slate("generator_stall" if stalled else "generator_error"), "slate"
         t4 = clock()
-        stages[_S["landmarks"]], stages[_S["motion"]] = t1 - t0, t2 - t1
+        stages[_S["landmarks"]], stages[_S["motion"]] = t1 - t0, t2 - t_motion
         stages[_S["generator"]], stages[_S["compose"]] = t3 - t2, t4 - t3
         return out, kind
 
@@ -289,12 +311,13 @@ class Pipeline:
                 "detector_drops": det.drops if det is not None else 0,
                 "detector_error": None if det is None or det.error is None else repr(det.error)}
 
-    def _step(self, frame: Frame, counter: int, wait_ns: int, t_start_ns: int | None = None) -> None:
+    def _step(self, frame: Frame, counter: int, wait_ns: int, t_start_ns: int | None = None,
+              sensed: Sensed | None = None) -> None:
         if self._next.is_set():
             self._switch_portrait()
         stages = [0] * len(STAGES)
         stages[_S["capture_wait"]] = wait_ns
-        out, kind = self.process(frame, stages)
+        out, kind = self.process(frame, stages, sensed)
         out, kind = self.finish(out, kind, counter, stages)
         self.emit(frame, out, kind, counter, stages, t_start_ns)
 
@@ -324,16 +347,21 @@ class Pipeline:
     def _run_live(self) -> None:
         mailbox: Mailbox[Frame] = Mailbox()
         capture = CaptureThread(self.source, mailbox, stamp=self.options.stamp).start()
+        # overlap: a thread finds the next frame's landmarks while this one is generated and finished; the
+        # loop then reads frames with their landmarks from a second one-slot mailbox (newest wins there too)
+        sensing = _SensingThread(self, mailbox, capture).start() if self.options.overlap else None
+        inbox = sensing.outbox if sensing is not None else mailbox
         counter = dropped = 0
         last: Frame | None = None
         try:
             while not self._stop.is_set() and (self.options.max_frames is None or counter < self.options.max_frames):
-                frame = mailbox.get(timeout=0.5)
-                if mailbox.dropped != dropped:  # drops are placed where they happened
-                    self.recorder.count_drop("capture", mailbox.dropped - dropped)
-                    dropped = mailbox.dropped
-                if frame is None:
-                    if mailbox.closed and capture.ended.is_set():
+                item = inbox.get(timeout=0.5)
+                lost = mailbox.dropped + (inbox.dropped if sensing is not None else 0)
+                if lost != dropped:  # drops are placed where they happened
+                    self.recorder.count_drop("capture", lost - dropped)
+                    dropped = lost
+                if item is None:
+                    if inbox.closed and capture.ended.is_set():
                         break
                     if capture.error:  # camera trouble: a labelled slate meanwhile
                         stages = [0] * len(STAGES)
@@ -341,10 +369,68 @@ class Pipeline:
                         self.emit(last or Frame(slate, time.perf_counter_ns(), -1), slate, "slate", counter, stages)
                         counter += 1
                     continue
+                sensed = item if sensing is not None else None
+                if sensed is not None and sensing.superseded(sensed):  # newest wins after a stall, too
+                    self.recorder.count_drop("capture")
+                    continue
+                frame = item.frame if sensed is not None else item
                 last = frame
-                self._step(frame, counter, time.perf_counter_ns() - frame.t_capture_ns)
+                now = time.perf_counter_ns()
+                # waiting: for the frame (and, overlapped, for its landmarks to be taken up after they were found)
+                wait = now - frame.t_capture_ns if sensed is None else (
+                    sensed.t0_ns - frame.t_capture_ns + now - sensed.t1_ns)
+                self._step(frame, counter, wait, sensed=sensed)
                 counter += 1
         finally:
+            if sensing is not None:
+                sensing.stop()
             capture.stop()
-            if mailbox.dropped != dropped:
-                self.recorder.count_drop("capture", mailbox.dropped - dropped)
+            lost = mailbox.dropped + (inbox.dropped if sensing is not None else 0)
+            if lost != dropped:
+                self.recorder.count_drop("capture", lost - dropped)
+
+
+class _SensingThread:
+    """Live, with ``overlap``: takes the newest captured frame, finds its landmarks (``Pipeline.sense``) and
+    hands both to the pipeline loop through a one-slot mailbox. The only thread that calls the landmarker.
+    Closes its mailbox when the capture has ended."""
+
+    # a sensed frame older than this is passed over when a newer one is being sensed or waits to be: after a
+    # stall the next frame shown is the newest, as without overlap (in steady state frames are younger)
+    STALE_NS = 100_000_000
+
+    def __init__(self, pipe: Pipeline, inbox: Mailbox[Frame], capture: CaptureThread) -> None:
+        self.pipe, self.inbox, self.capture = pipe, inbox, capture
+        self.outbox: Mailbox[Sensed] = Mailbox()
+        self.working = False  # landmarks of a frame newer than the outbox's are being found
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mimicam-landmarks", daemon=True)
+
+    def superseded(self, sensed: Sensed) -> bool:
+        """The frame is stale and a newer one is on its way."""
+        old = time.perf_counter_ns() - sensed.frame.t_capture_ns > self.STALE_NS
+        return old and (self.working or self.inbox.pending)
+
+    def start(self) -> "_SensingThread":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self.inbox.get(timeout=0.2)
+                if frame is None:
+                    if self.inbox.closed and self.capture.ended.is_set():
+                        break
+                    continue
+                self.working = True
+                try:
+                    self.outbox.put(self.pipe.sense(frame))
+                finally:
+                    self.working = False
+        finally:
+            self.outbox.close()

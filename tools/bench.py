@@ -52,6 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--warmup", type=int, default=30, metavar="N", help="first output frames excluded (default 30)")
     add_size_arg(p)
     p.add_argument("--sink", default="null", help="null | file:PATH | vcam | window (default null)")
+    p.add_argument("--serial", action="store_true",
+                   help="one thread does every stage of a frame in turn (default: the next frame's landmarks "
+                        "are found on their own thread while this one is generated)")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON (schema mimicam.bench/1)")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="write a latency histogram and per-frame timeline")
     p.add_argument("--glass", action="store_true",
@@ -108,7 +111,8 @@ def scenario_from_args(args: argparse.Namespace) -> dict:
     return {"driving": driving if isinstance(driving, int) else str(driving), "fps": args.fps,
             "portrait": str(portrait), "backend": args.backend, "config": args.config,
             "weights": str(args.weights) if args.weights else None, "frames": args.frames,
-            "warmup": args.warmup, "sink": sink, "glass": bool(args.glass), "size": list(args.size)}
+            "warmup": args.warmup, "sink": sink, "glass": bool(args.glass), "size": list(args.size),
+            "overlap": not args.serial}
 
 
 def _demo_asset(name: str) -> Path:
@@ -133,7 +137,7 @@ def run_bench(scenario: dict) -> dict:
         output=s["sink"], backend=s["backend"], config=s["config"],
         weights=Path(s["weights"]) if s["weights"] else None, fps=s["fps"], realtime=True,
         max_frames=None if frames is None else s["warmup"] + frames, stamp=s["glass"],
-        size=tuple(s["size"]) if s.get("size") else None)
+        size=tuple(s["size"]) if s.get("size") else None, overlap=bool(s.get("overlap", True)))
     machine = machine_info()
     recorder = MetricsRecorder()
     threads = ThreadCpu(s["warmup"])
