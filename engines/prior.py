@@ -39,7 +39,7 @@ TEETH_BGR = (0.80, 0.84, 0.86)
 # The painted mouth interior, in the mouth's own coordinates: u across (1 = MOUTH_HALF_WIDTH mouth widths from
 # the centre), v down (-1 at the upper inner lip, +1 at the lower one), r = |(u, v)|.
 MOUTH_HALF_WIDTH = 0.42    # of the corner-to-corner width
-MOUTH_EDGE = 0.12          # softness of the interior's edge, in r
+MOUTH_EDGE = 0.06          # softness of the interior's edge, in r
 TEETH_TOP_V, TEETH_EDGE = -0.25, 0.08        # the upper teeth: above v = -0.25, with this soft edge
 TEETH_HALF_U, TEETH_SIDE_EDGE = 0.75, 0.1    # ... and inside |u| < 0.75
 TEETH_OPACITY = 0.85
