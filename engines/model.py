@@ -76,8 +76,8 @@ class FrameGenerator(nn.Module):
         # the prior's weights while the logits are zero
         mask = torch.softmax(log_w + logits, 1) + (weights - torch.softmax(log_w, 1))
         flow = prior.blend(motions, mask)
-        image = prior.warp(src_image, flow)
-        image, filled = prior.fills(image, src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+        premultiplied, filled = prior.paint(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+        image = prior.over(prior.warp(src_image, flow), premultiplied, filled)
         occlusion = torch.clamp(1.0 - occ_res, 0.0, 1.0)
         feat_flow = resample_flow(flow, prior.grid_m, self.grid_f)
         feats = F.grid_sample(src_features, feat_flow, mode="bilinear", padding_mode="border", align_corners=False)

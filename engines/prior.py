@@ -361,31 +361,30 @@ class FirstOrderPrior(nn.Module):
         fields = self.upsample(torch.cat([fill_sum.clamp(max=1.0)[:, None], colour], 1))
         return fields[:, :1], fields[:, 1:]
 
-    def fills(self, image: torch.Tensor, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor,
-              jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the warp cannot show: the opened mouth and the closed lids, over the warped image.
-        -> (image, where something was filled (B,1,S,S))."""
+    def paint(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,
+              kp_d: torch.Tensor, jac_d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the warp cannot show, the opened mouth and then the closed lids, as one layer: -> (its colour
+        premultiplied by its alpha (B,3,S,S), alpha (B,1,S,S)); ``over`` lays it on a warp."""
         fill_m, colour_m = self.mouth(kp_s, jac_s, kp_d, jac_d, src_mouth)
         fill_e, colour_e = self.eyelids(src_image, kp_s, jac_s, kp_d, jac_d)
-        image = image + fill_m * (colour_m - image)
-        image = image + fill_e * (colour_e - image)
-        return image.clamp(0.0, 1.0), torch.maximum(fill_m, fill_e)
+        # the mouth, then the lids, over a warp w: w -> (1 - fm) w + fm cm -> (1 - fe) (...) + fe ce
+        premultiplied = (1.0 - fill_e) * fill_m * colour_m + fill_e * colour_e
+        return premultiplied, 1.0 - (1.0 - fill_m) * (1.0 - fill_e)
+
+    @staticmethod
+    def over(warped: torch.Tensor, premultiplied: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """The paint laid over a warped image (B,3,S,S)."""
+        return ((1.0 - alpha) * warped + premultiplied).clamp(0.0, 1.0)
 
     def paint_layer(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,
                     kp_d: torch.Tensor, jac_d: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """What a compositor that samples the full-resolution portrait itself needs, and no more: -> (the paint
         premultiplied by its alpha (B,3,S,S), paste mask (B,1,S,S), flow (B,M,M,2), paint alpha (B,1,S,S)).
-        ``forward``'s image is ``(1 - alpha) warp + premultiplied`` (up to its final clamp): the same fills laid
-        over the 256-px warp, which this graph does not compute (the compositor warps the portrait at full
-        resolution instead; the crop's warp was a quarter of the generator's time)."""
-        motions, weights = self.motions(kp_s, jac_s, kp_d, jac_d)
-        flow = self.blend(motions, weights)
-        fill_m, colour_m = self.mouth(kp_s, jac_s, kp_d, jac_d, src_mouth)
-        fill_e, colour_e = self.eyelids(src_image, kp_s, jac_s, kp_d, jac_d)
-        # fills() lays the mouth, then the lids, over the warp: w -> (1 - fm) w + fm cm -> (1 - fe) (...) + fe ce
-        premultiplied = (1.0 - fill_e) * fill_m * colour_m + fill_e * colour_e
-        alpha = 1.0 - (1.0 - fill_m) * (1.0 - fill_e)
+        ``forward`` lays the same paint over the 256-px warp, which this graph does not compute (the compositor
+        warps the portrait at full resolution instead; the crop's warp was a quarter of the generator's time)."""
+        flow = self.blend(*self.motions(kp_s, jac_s, kp_d, jac_d))  # once: the warp and the paste mask share it
+        premultiplied, alpha = self.paint(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
         return premultiplied, torch.maximum(self.upsample(self.moved(flow)), alpha), flow, alpha
 
     def forward(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,
@@ -395,8 +394,5 @@ class FirstOrderPrior(nn.Module):
         sampling grid at motion size (crop-normalised, x then y, ``align_corners=False``), so a compositor can
         sample the full-resolution portrait itself; paint is where ``image`` is painted (mouth, lids), not
         warped."""
-        motions, weights = self.motions(kp_s, jac_s, kp_d, jac_d)
-        flow = self.blend(motions, weights)  # once: the warp and the paste mask share it
-        image = self.warp(src_image, flow)
-        image, filled = self.fills(image, src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
-        return image, torch.maximum(self.upsample(self.moved(flow)), filled), flow, filled
+        premultiplied, mask, flow, alpha = self.paint_layer(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+        return self.over(self.warp(src_image, flow), premultiplied, alpha), mask, flow, alpha

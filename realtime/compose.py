@@ -190,8 +190,8 @@ class Compositor:
     def _painted_rows(self, paint_s: np.ndarray, ys: slice, xs: slice) -> tuple[int, int, int, int] | None:
         """(r0, r1, c0, c1): the rectangle of the region (its own pixel rows and columns) that the paint
         (S x S, alpha >= PAINT_MIN) reaches, with a margin for the upsampling; None when it reaches none."""
-        rr = np.flatnonzero((paint_s >= PAINT_MIN).any(axis=1))
-        cc = np.flatnonzero((paint_s >= PAINT_MIN).any(axis=0))
+        painted = paint_s >= PAINT_MIN
+        rr, cc = np.flatnonzero(painted.any(axis=1)), np.flatnonzero(painted.any(axis=0))
         if rr.size == 0:
             return None
         f = self.side / paint_s.shape[0]

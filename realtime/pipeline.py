@@ -351,15 +351,20 @@ class Pipeline:
         # loop then reads frames with their landmarks from a second one-slot mailbox (newest wins there too)
         sensing = _SensingThread(self, mailbox, capture).start() if self.options.overlap else None
         inbox = sensing.outbox if sensing is not None else mailbox
+        boxes = (mailbox,) if sensing is None else (mailbox, sensing.outbox)  # where newer frames replace older
+
+        def lost() -> int:
+            return sum(b.dropped for b in boxes)
+
         counter = dropped = 0
         last: Frame | None = None
         try:
             while not self._stop.is_set() and (self.options.max_frames is None or counter < self.options.max_frames):
                 item = inbox.get(timeout=0.5)
-                lost = mailbox.dropped + (inbox.dropped if sensing is not None else 0)
-                if lost != dropped:  # drops are placed where they happened
-                    self.recorder.count_drop("capture", lost - dropped)
-                    dropped = lost
+                n = lost()
+                if n != dropped:  # drops are placed where they happened
+                    self.recorder.count_drop("capture", n - dropped)
+                    dropped = n
                 if item is None:
                     if inbox.closed and capture.ended.is_set():
                         break
@@ -385,9 +390,9 @@ class Pipeline:
             if sensing is not None:
                 sensing.stop()
             capture.stop()
-            lost = mailbox.dropped + (inbox.dropped if sensing is not None else 0)
-            if lost != dropped:
-                self.recorder.count_drop("capture", lost - dropped)
+            n = lost()
+            if n != dropped:
+                self.recorder.count_drop("capture", n - dropped)
 
 
 class _SensingThread:
