@@ -16,7 +16,22 @@ from .network import LOG_EPS, DenseMotion, FeatureEncoder, ResidualDecoder, resa
 from .prior import FirstOrderPrior, make_grid
 
 _LIP_KPS = ("upper_inner_lip", "lower_inner_lip", "upper_lip", "lower_lip")
+_SKIN_KPS = ("r_cheek", "l_cheek", "forehead", "nose")
 MOUTH_SHADE = 0.35  # the mouth interior is a darkened lip colour
+# The teeth take the portrait's light and cast: luma TEETH_LUMA + TEETH_LUMA_GAIN x the skin's (at most
+# TEETH_LUMA_MAX), tinted by the skin's chroma to the power TEETH_TINT (a black-and-white photo gets grey teeth,
+# a warm painting ivory ones, a night shot dim ones).
+TEETH_LUMA, TEETH_LUMA_GAIN, TEETH_LUMA_MAX, TEETH_TINT = 0.35, 0.75, 0.85, 0.3
+SKIN_POOL = 8  # skin is read from the portrait averaged over 8x8 pixels, not from one pixel
+LUMA_BGR = (0.114, 0.587, 0.299)
+
+
+def teeth_colour(skin: torch.Tensor) -> torch.Tensor:
+    """(B,3,1,1) skin colour (BGR, 0-1) -> (B,3,1,1) teeth colour under the same light."""
+    luma = (skin * skin.new_tensor(LUMA_BGR).view(1, 3, 1, 1)).sum(1, keepdim=True).clamp(min=1e-3)
+    tint = (skin / luma).clamp(0.2, 5.0) ** TEETH_TINT
+    tint = tint / (tint * skin.new_tensor(LUMA_BGR).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return (tint * torch.clamp(TEETH_LUMA + TEETH_LUMA_GAIN * luma, max=TEETH_LUMA_MAX)).clamp(0.0, 1.0)
 
 
 class SourceEncoder(nn.Module):
@@ -26,12 +41,17 @@ class SourceEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.lip_idx = [KP_INDEX[n] for n in _LIP_KPS]
+        self.skin_idx = [KP_INDEX[n] for n in _SKIN_KPS]
         self.features = FeatureEncoder(cfg)
 
     def forward(self, source: torch.Tensor, kp: torch.Tensor, jac: torch.Tensor):
         pts = kp[:, self.lip_idx][:, None]  # (B,1,4,2)
         lip = F.grid_sample(source, pts, mode="bilinear", padding_mode="border", align_corners=False)
-        mouth = lip.mean(-1, keepdim=True) * MOUTH_SHADE  # (B,3,1,1)
+        pooled = F.avg_pool2d(source, SKIN_POOL)
+        skin = F.grid_sample(pooled, kp[:, self.skin_idx][:, None], mode="bilinear", padding_mode="border",
+                             align_corners=False).mean(-1, keepdim=True)
+        # (B,3,1,2): the interior (a darkened lip colour), the teeth
+        mouth = torch.cat([lip.mean(-1, keepdim=True) * MOUTH_SHADE, teeth_colour(skin)], -1)
         return source, mouth, kp, jac, self.features(source)
 
 

@@ -35,15 +35,21 @@ from .layout import GAP_BASE, GAP_SLOPE, KP_INDEX, SIGMAS
 EPS = 1e-6
 # inner-lip gap / mouth width (lip keypoints) above which the portrait shows its own mouth interior
 OWN_MOUTH_FROM, OWN_MOUTH_RAMP = 0.08, 0.06
-TEETH_BGR = (0.80, 0.84, 0.86)
 # The painted mouth interior, in the mouth's own coordinates: u across (1 = MOUTH_HALF_WIDTH mouth widths from
 # the centre), v down (-1 at the upper inner lip, +1 at the lower one), r = |(u, v)|.
 MOUTH_HALF_WIDTH = 0.42    # of the corner-to-corner width
 MOUTH_EDGE = 0.06          # softness of the interior's edge, in r
-TEETH_TOP_V, TEETH_EDGE = -0.25, 0.08        # the upper teeth: above v = -0.25, with this soft edge
-TEETH_HALF_U, TEETH_SIDE_EDGE = 0.75, 0.1    # ... and inside |u| < 0.75
-TEETH_OPACITY = 0.85
+# The upper teeth hang from the upper inner lip: TEETH_HEIGHT mouth widths tall (a physical size: they do not
+# grow with the opening), at most TEETH_MAX_SHARE of the gap, with an edge TEETH_EDGE mouth widths soft; inside
+# |u| < TEETH_HALF_U, darker towards the corners (1 - TEETH_SIDE_SHADE u^2) and in the upper lip's shadow
+# (TEETH_LIP_SHADOW at the lip, gone TEETH_SHADOW_DEPTH of their height below it). Their colour is the
+# portrait's (``model.SourceEncoder``).
+TEETH_HEIGHT, TEETH_MAX_SHARE, TEETH_EDGE = 0.13, 0.6, 0.012
+TEETH_HALF_U, TEETH_SIDE_EDGE, TEETH_SIDE_SHADE = 0.75, 0.1, 0.45
+TEETH_LIP_SHADOW, TEETH_SHADOW_DEPTH = 0.25, 0.5
+TEETH_OPACITY = 0.9
 DEPTH_FALLOFF, DEPTH_MIN = 0.5, 0.3          # the interior darkens towards its centre: 1 - 0.5 r, at least 0.3
+MOUTH_GRID = 192  # side of the grid the mouth is drawn on (at most the crop's side): the teeth's edge stays crisp
 # face oval in the head's template frame (for the hair, which moves rigidly outside it)
 FACE_HALF_WIDTH, FACE_HALF_HEIGHT, FACE_CENTRE_Y = 0.85, 1.0, 0.08
 HAIR_FROM = 1.1  # face-oval radius from which the head motion is rigid (rotation and scale only)
@@ -127,11 +133,9 @@ class FirstOrderPrior(nn.Module):
         self.cfg = cfg
         self.register_buffer("grid_m", make_grid(cfg.motion_size), persistent=False)
         self.register_buffer("grid_s", make_grid(cfg.image_size), persistent=False)
-        # the mouth is small: its shading is computed at twice the motion size
-        self.register_buffer("grid_mouth", make_grid(min(cfg.image_size, 2 * cfg.motion_size)), persistent=False)
+        self.register_buffer("grid_mouth", make_grid(min(cfg.image_size, MOUTH_GRID)), persistent=False)
         self.register_buffer("grid_lid", make_grid(min(cfg.image_size, LID_GRID)), persistent=False)
         self.register_buffer("sigmas", torch.from_numpy(SIGMAS[1:].copy()), persistent=False)
-        self.register_buffer("teeth", torch.tensor(TEETH_BGR).view(1, 3, 1, 1), persistent=False)
         self.i_ui, self.i_li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
         self.i_rc, self.i_lc = KP_INDEX["r_mouth_corner"], KP_INDEX["l_mouth_corner"]
         self.i_upper = [KP_INDEX["r_upper_lid"], KP_INDEX["l_upper_lid"]]
@@ -281,7 +285,8 @@ class FirstOrderPrior(nn.Module):
     # --- the mouth the portrait does not show ---------------------------------------------------
     def mouth(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
               src_mouth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (fill weight (B,1,S,S), fill colour (B,3,S,S)) for the newly opened mouth interior."""
+        """-> (fill weight (B,1,S,S), fill colour (B,3,S,S)) for the newly opened mouth interior; ``src_mouth``
+        (B,3,1,2) is the portrait's (interior, teeth) colours."""
         ui, li, rc, lc = kp_d[:, self.i_ui], kp_d[:, self.i_li], kp_d[:, self.i_rc], kp_d[:, self.i_lc]
         gap_d = torch.linalg.vector_norm(li - ui, dim=-1)
         det = lambda j: torch.abs(j[:, 0, 0, 0] * j[:, 0, 1, 1] - j[:, 0, 0, 1] * j[:, 0, 1, 0])  # noqa: E731
@@ -298,19 +303,25 @@ class FirstOrderPrior(nn.Module):
         width = torch.linalg.vector_norm(across, dim=-1)
         e1 = across / (width[:, None] + EPS)
         e2 = torch.stack([-e1[:, 1], e1[:, 0]], -1)
-        d = self.grid_mouth - centre[:, None, None, :]  # shading fields at low resolution, then upsampled
-        u = (d * e1[:, None, None, :]).sum(-1) / (MOUTH_HALF_WIDTH * width[:, None, None] + EPS)
-        v = (d * e2[:, None, None, :]).sum(-1) / (0.5 * gap_d[:, None, None] + 1e-3)
-        # v runs from -1 at the upper inner lip to +1 at the lower one
-        v = v * torch.sign(((li - ui) * e2).sum(-1))[:, None, None]
+        d = self.grid_mouth - centre[:, None, None, :]  # shading fields on the mouth's grid, then upsampled
+        across_px = (d * e1[:, None, None, :]).sum(-1)
+        # down from the centre (the sign makes it point from the upper inner lip to the lower one)
+        down = (d * e2[:, None, None, :]).sum(-1) * torch.sign(((li - ui) * e2).sum(-1))[:, None, None]
+        u = across_px / (MOUTH_HALF_WIDTH * width[:, None, None] + EPS)
+        v = down / (0.5 * gap_d[:, None, None] + 1e-3)  # -1 at the upper inner lip, +1 at the lower one
         r = torch.sqrt(u * u + v * v + EPS)
         inside = torch.sigmoid((1.0 - r) / MOUTH_EDGE) * opened[:, None, None]
-        teeth = (torch.sigmoid((TEETH_TOP_V - v) / TEETH_EDGE) * torch.sigmoid((TEETH_HALF_U - u.abs()) / TEETH_SIDE_EDGE)
-                 * TEETH_OPACITY)
+        below_lip = down + 0.5 * gap_d[:, None, None]  # distance below the upper inner lip
+        height = torch.minimum(TEETH_HEIGHT * width, TEETH_MAX_SHARE * gap_d)[:, None, None]
+        w = width[:, None, None] + EPS
+        teeth = (torch.sigmoid((height - below_lip) / (TEETH_EDGE * w))
+                 * torch.sigmoid((TEETH_HALF_U - u.abs()) / TEETH_SIDE_EDGE) * TEETH_OPACITY)
+        shade = ((1.0 - TEETH_SIDE_SHADE * u * u)
+                 * (1.0 - TEETH_LIP_SHADOW * torch.clamp(1.0 - below_lip / (TEETH_SHADOW_DEPTH * height + EPS), 0.0, 1.0)))
         depth = torch.clamp(1.0 - DEPTH_FALLOFF * r, DEPTH_MIN, 1.0)
-        fields = self.upsample(torch.stack([inside, teeth, depth], 1))
-        dark = src_mouth * fields[:, 2:3]
-        colour = dark + fields[:, 1:2] * (self.teeth - dark)
+        fields = self.upsample(torch.stack([inside, teeth, depth, shade], 1))
+        dark = src_mouth[..., :1] * fields[:, 2:3]
+        colour = dark + fields[:, 1:2] * (src_mouth[..., 1:] * fields[:, 3:4] - dark)
         fill = fields[:, 0:1]
         return fill, colour
 

@@ -59,7 +59,7 @@ def cache_specs(cfg: GeneratorConfig) -> tuple[TensorSpec, ...]:
     s, k = cfg.image_size, cfg.num_kp
     return (
         TensorSpec("src_image", (1, 3, s, s)),
-        TensorSpec("src_mouth", (1, 3, 1, 1)),
+        TensorSpec("src_mouth", (1, 3, 1, 2)),  # interior, teeth colours
         TensorSpec("kp_source", (1, k, 2)),
         TensorSpec("jac_source", (1, k, 2, 2)),
         TensorSpec("src_features", feature_shape(cfg)),

@@ -182,7 +182,7 @@ def test_the_closed_form_graph_gives_the_paint_that_forward_lays_over_its_warp()
     kp_d[0, up] += 0.45 * (kp_s[0, lo] - kp_s[0, up])  # an eye closes
     prior = FirstOrderPrior(cfg).eval()
     t = [torch.from_numpy(a) for a in (src, kp_s, jac_s, kp_d, jac_s)]
-    mouth = torch.full((1, 3, 1, 1), 0.2)
+    mouth = torch.full((1, 3, 1, 2), 0.2)
     with torch.no_grad():
         image, mask, flow, paint = prior(t[0], mouth, *t[1:])
         premult, mask2, flow2, alpha = prior.paint_layer(t[0], mouth, *t[1:])

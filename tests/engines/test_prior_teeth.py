@@ -38,3 +38,51 @@ def test_a_smiling_portrait_keeps_its_teeth(portrait_path):
     shown = out[between_lips(kd)]
     assert shown.mean() > 0.85 * teeth.mean()  # still teeth, not a dark or grey disc
     assert np.abs(shown.mean(-1) - teeth.mean(-1).mean()).mean() < 0.15
+
+
+def test_painted_teeth_take_the_portraits_light_and_cast():
+    """Teeth painted into a newly opened mouth are lit like the portrait: grey in a black-and-white photo,
+    dim at night, ivory (red over blue) on warm skin, never brighter than off-white."""
+    from mimicam.engines.model import TEETH_LUMA_MAX, teeth_colour
+
+    def teeth(bgr):
+        return teeth_colour(torch.tensor(bgr, dtype=torch.float32).view(1, 3, 1, 1)).view(3).numpy()
+
+    grey = teeth((0.5, 0.5, 0.5))
+    assert np.ptp(grey) < 1e-4 and 0.6 < grey[0] < 0.8  # no colour cast of its own, brighter than the skin
+    night, day = teeth((0.08, 0.1, 0.13)), teeth((0.45, 0.6, 0.8))
+    assert night.mean() < 0.5 < day.mean()
+    assert day[2] > day[1] > day[0]  # warm light: ivory, not the blue-grey of a fixed colour
+    assert teeth((1.0, 1.0, 1.0)).max() <= TEETH_LUMA_MAX + 1e-5
+
+
+def test_the_painted_upper_teeth_keep_their_size_as_the_mouth_opens():
+    """The upper teeth are a physical size below the upper lip: a wider opening shows more dark mouth, not
+    taller teeth (the grey block of 0.1.x grew with the opening)."""
+    from mimicam.engines.export import example_inputs
+    from mimicam.engines.prior import FirstOrderPrior
+
+    cfg = get_config("lite")
+    f = example_inputs(cfg)
+    kp_s, jac = f["kp_source_in"].copy(), torch.from_numpy(f["jac_source_in"])
+    ui, li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
+    kp_s[0, li, 1] = kp_s[0, ui, 1] + 0.005  # a closed mouth
+    width = float(np.linalg.norm(kp_s[0, KP_INDEX["l_mouth_corner"]] - kp_s[0, KP_INDEX["r_mouth_corner"]]))
+    prior = FirstOrderPrior(cfg).eval()
+    colours = torch.tensor([[0.05, 0.9], [0.05, 0.9], [0.1, 0.9]]).view(1, 3, 1, 2)  # interior, teeth (BGR)
+    s = cfg.image_size
+    heights, darks = [], []
+    for opening in (0.25, 0.5):
+        kp_d = kp_s.copy()
+        kp_d[0, li, 1] += opening * width
+        with torch.no_grad():
+            fill, colour = prior.mouth(torch.from_numpy(kp_s), jac, torch.from_numpy(kp_d), jac, colours)
+        x = int(((kp_d[0, ui, 0] + kp_d[0, li, 0]) / 2 + 1) / 2 * s)
+        y0, y1 = (int((kp_d[0, k, 1] + 1) / 2 * s) for k in (ui, li))
+        column = (fill[0, 0] * colour[0].mean(0))[y0:y1 + 1, x].numpy()  # what the paint shows, top to bottom
+        assert fill[0, 0, (y0 + y1) // 2, x] > 0.8  # the new interior is painted
+        heights.append(int((column > 0.3).sum()))
+        darks.append(int((column < 0.2).sum()))
+    assert heights[0] >= 3  # teeth are shown (about 0.13 mouth widths: 3 px on this 25-px mouth)
+    assert abs(heights[1] - heights[0]) <= 1
+    assert darks[1] > darks[0] + 0.2 * width * s / 2  # the opening shows more dark mouth
