@@ -213,3 +213,19 @@ def test_lids_of_a_training_batch_match_one_frame_at_a_time():
     assert float(fill1.max()) > 0.5
     for a, b in ((fill1, fill2), (colour1, colour2)):
         np.testing.assert_allclose(b[1:].numpy(), a.numpy(), atol=1e-5)
+
+
+def test_affine_field_is_the_affine_function_on_the_grid():
+    """The separable form (a row plus a column) gives x0 + ax (x - cx) + ay (y - cy) at every grid pixel, per
+    batch item and keypoint."""
+    from mimicam.engines.prior import affine_field, make_line
+
+    g = make_grid(7)[0]  # (7, 7, 2): x along the columns, y along the rows
+    line = make_line(7)
+    rng = np.random.default_rng(1)
+    x0, ax, ay, cx, cy = (torch.from_numpy(rng.normal(size=(2, 3)).astype(np.float32)) for _ in range(5))
+    field = affine_field(x0, ax, ay, line - cx[..., None], line - cy[..., None])
+    assert field.shape == (2, 3, 7, 7)
+    want = (x0[..., None, None] + ax[..., None, None] * (g[..., 0] - cx[..., None, None])
+            + ay[..., None, None] * (g[..., 1] - cy[..., None, None]))
+    np.testing.assert_allclose(field.numpy(), want.numpy(), atol=1e-6)
