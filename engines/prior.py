@@ -49,7 +49,7 @@ TEETH_HALF_U, TEETH_SIDE_EDGE, TEETH_SIDE_SHADE = 0.75, 0.1, 0.45
 TEETH_LIP_SHADOW, TEETH_SHADOW_DEPTH = 0.25, 0.5
 TEETH_OPACITY = 0.9
 DEPTH_FALLOFF, DEPTH_MIN = 0.5, 0.3          # the interior darkens towards its centre: 1 - 0.5 r, at least 0.3
-MOUTH_GRID = 192  # side of the grid the mouth is drawn on (at most the crop's side): the teeth's edge stays crisp
+MOUTH_GRID = 256  # side of the grid the mouth is drawn on (at most the crop's side, which needs no upsampling)
 # face oval in the head's template frame (for the hair, which moves rigidly outside it)
 FACE_HALF_WIDTH, FACE_HALF_HEIGHT, FACE_CENTRE_Y = 0.85, 1.0, 0.08
 HAIR_FROM = 1.1  # face-oval radius from which the head motion is rigid (rotation and scale only)
