@@ -25,6 +25,8 @@ Everything here is exportable to ONNX opset 17: closed-form 2x2 inverses, no ``t
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,6 +37,10 @@ from .layout import GAP_BASE, GAP_SLOPE, KP_INDEX, SIGMAS
 EPS = 1e-6
 # inner-lip gap / mouth width (lip keypoints) above which the portrait shows its own mouth interior
 OWN_MOUTH_FROM, OWN_MOUTH_RAMP = 0.08, 0.06
+# ... and keeps its own teeth: only the share of the gap that the driver opens further is painted (dark, no
+# painted teeth), above the lower lip, with this soft edge (in v, below)
+OWN_MOUTH_BAND_EDGE = 0.12
+OWN_MOUTH_FLOW_EDGE = 0.15  # the edge, in r, of the interior that the flow carries with the upper lip
 # The painted mouth interior, in the mouth's own coordinates: u across (1 = MOUTH_HALF_WIDTH mouth widths from
 # the centre), v down (-1 at the upper inner lip, +1 at the lower one), r = |(u, v)|.
 MOUTH_HALF_WIDTH = 0.42    # of the corner-to-corner width
@@ -133,6 +139,20 @@ def affine_field(x0: torch.Tensor, ax: torch.Tensor, ay: torch.Tensor, dx: torch
     return (x0[..., None] + ax[..., None] * dx)[..., None, :] + (ay[..., None] * dy)[..., :, None]
 
 
+class MouthGeometry(NamedTuple):
+    """The driven mouth (B,...): centre (B,2), unit axes e1 (across, right to left corner) and e2 (down, upper
+    to lower inner lip), width (corner to corner) and gap (inner lips), the share of the gap that is new
+    (opened further than the portrait's), and how much the portrait shows its own mouth interior (0-1)."""
+
+    centre: torch.Tensor
+    e1: torch.Tensor
+    e2: torch.Tensor
+    width: torch.Tensor
+    gap: torch.Tensor
+    new: torch.Tensor
+    shown: torch.Tensor
+
+
 class FirstOrderPrior(nn.Module):
     """Closed-form part of the generator. The learned network (``model.py``) adds residuals to the mask
     logits and to the image; with those residuals at zero, it is exactly this module."""
@@ -153,6 +173,9 @@ class FirstOrderPrior(nn.Module):
         iris = torch.zeros(2, cfg.num_kp - 1)
         iris[0, KP_INDEX["r_iris"] - 1] = iris[1, KP_INDEX["l_iris"] - 1] = 1.0
         self.register_buffer("iris_onehot", iris, persistent=False)
+        upper_lip = torch.zeros(1, cfg.num_kp + 1, 1, 1)  # weights: [background, head, local keypoints...]
+        upper_lip[0, 1 + self.i_ui] = 1.0
+        self.register_buffer("upper_lip_onehot", upper_lip, persistent=False)
 
     # --- region of the head, in the head's template frame -------------------------------------
     def _head_frame(self, p: torch.Tensor, kp0: torch.Tensor, jinv0: torch.Tensor) -> torch.Tensor:
@@ -260,6 +283,9 @@ class FirstOrderPrior(nn.Module):
         w_local = h[:, None] * g
         w_head = h[:, None] * (1 - g.sum(1, keepdim=True))
         weights = torch.cat([1 - h[:, None], w_head, w_local], 1)
+        # the interior of a mouth the portrait shows moves with its upper inner lip (see ``_own_mouth``)
+        own = self._own_mouth(kp_s, jac_s, kp_d, jac_d)[:, None]
+        weights = weights + own * (self.upper_lip_onehot - weights)
         motions = torch.cat([bg[:, None], t], 1)
         return motions, weights
 
@@ -300,50 +326,90 @@ class FirstOrderPrior(nn.Module):
         return bilinear_sample(image, flow_s)
 
     # --- the mouth the portrait does not show ---------------------------------------------------
-    def mouth(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
-              src_mouth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (fill weight (B,1,S,S), fill colour (B,3,S,S)) for the newly opened mouth interior; ``src_mouth``
-        (B,3,1,2) is the portrait's (interior, teeth) colours."""
+    def _sample(self, src_image: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+        """src_image (B,3,S,S) at points (B,H,W,2): one gather in the exported graph (B = 1, see
+        ``bilinear_sample``), the same sampling with grid_sample in training batches."""
+        if pts.shape[0] == 1:
+            return bilinear_sample(src_image, pts)
+        return F.grid_sample(src_image, pts, mode="bilinear", padding_mode="border", align_corners=False)
+
+    def _mouth_geometry(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor
+                        ) -> MouthGeometry:
         ui, li, rc, lc = kp_d[:, self.i_ui], kp_d[:, self.i_li], kp_d[:, self.i_rc], kp_d[:, self.i_lc]
         gap_d = torch.linalg.vector_norm(li - ui, dim=-1)
         det = lambda j: torch.abs(j[:, 0, 0, 0] * j[:, 0, 1, 1] - j[:, 0, 0, 1] * j[:, 0, 1, 0])  # noqa: E731
         ratio = torch.sqrt(det(jac_d) / (det(jac_s) + EPS) + EPS)
         gap_s = torch.linalg.vector_norm(kp_s[:, self.i_li] - kp_s[:, self.i_ui], dim=-1) * ratio
-        opened = torch.clamp((gap_d - gap_s) / (gap_d + 1e-3), 0.0, 1.0)  # share of the gap that is new
-        # a portrait that already shows its mouth interior (a smile with teeth, parted lips) keeps its own: the
-        # warp stretches it, instead of a painted interior turning its teeth grey
+        new = torch.clamp((gap_d - gap_s) / (gap_d + 1e-3), 0.0, 1.0)  # share of the gap that is new
         width_s = torch.linalg.vector_norm(kp_s[:, self.i_lc] - kp_s[:, self.i_rc], dim=-1)
-        shown = (gap_s / (ratio * width_s + EPS) - OWN_MOUTH_FROM) / OWN_MOUTH_RAMP
-        opened = opened * (1.0 - shown.clamp(0.0, 1.0))
-        centre = 0.5 * (ui + li)
+        shown = ((gap_s / (ratio * width_s + EPS) - OWN_MOUTH_FROM) / OWN_MOUTH_RAMP).clamp(0.0, 1.0)
         across = lc - rc
         width = torch.linalg.vector_norm(across, dim=-1)
         e1 = across / (width[:, None] + EPS)
         e2 = torch.stack([-e1[:, 1], e1[:, 0]], -1)
-        # shading fields on the mouth's grid, then upsampled; dx, dy: (B,G) the grid's axes minus the centre
-        dx, dy = self.line_mouth - centre[:, 0, None], self.line_mouth - centre[:, 1, None]
-        zero = torch.zeros_like(width)
-        across_px = affine_field(zero, e1[:, 0], e1[:, 1], dx, dy)
-        # down from the centre (the sign makes it point from the upper inner lip to the lower one)
-        e2 = e2 * torch.sign(((li - ui) * e2).sum(-1))[:, None]
-        down = affine_field(zero, e2[:, 0], e2[:, 1], dx, dy)
-        u = across_px / (MOUTH_HALF_WIDTH * width[:, None, None] + EPS)
-        v = down / (0.5 * gap_d[:, None, None] + 1e-3)  # -1 at the upper inner lip, +1 at the lower one
+        e2 = e2 * torch.sign(((li - ui) * e2).sum(-1))[:, None]  # from the upper inner lip to the lower one
+        return MouthGeometry(0.5 * (ui + li), e1, e2, width, gap_d, new, shown)
+
+    @staticmethod
+    def _mouth_frame(line: torch.Tensor, m: MouthGeometry) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """On the grid of ``line``: (u, v, below) (B,G,G): u across (1 = MOUTH_HALF_WIDTH mouth widths from the
+        centre), v down (-1 at the upper inner lip, +1 at the lower one), below: distance below the upper lip."""
+        dx, dy = line - m.centre[:, 0, None], line - m.centre[:, 1, None]
+        zero = torch.zeros_like(m.width)
+        u = affine_field(zero, m.e1[:, 0], m.e1[:, 1], dx, dy) / (MOUTH_HALF_WIDTH * m.width[:, None, None] + EPS)
+        down = affine_field(zero, m.e2[:, 0], m.e2[:, 1], dx, dy)
+        return u, down / (0.5 * m.gap[:, None, None] + 1e-3), down + 0.5 * m.gap[:, None, None]
+
+    @staticmethod
+    def _band(v: torch.Tensor, m: MouthGeometry, lower: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(band, started): the new share of an own mouth's gap, above the lower lip (the upper teeth stay on
+        the upper lip; the lower ones, as in most open mouths, go down behind the lower lip), its top edge
+        ``lower`` (crop units) lower; started: 0 while the driver opens no further than the portrait, 1 soon
+        after."""
+        new = m.new[:, None, None]
+        started = torch.clamp(new / OWN_MOUTH_BAND_EDGE, max=1.0)
+        top = 1.0 - 2.0 * new + lower / (0.5 * m.gap[:, None, None] + 1e-3)
+        return torch.sigmoid((v - top) / OWN_MOUTH_BAND_EDGE) * started, started
+
+    def _own_mouth(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor
+                   ) -> torch.Tensor:
+        """(B,M,M) where the flow carries a mouth that the portrait shows rigidly with its upper inner lip: the
+        interior above the new band (its teeth stay on the upper lip, unstretched, sampled at full resolution
+        by the compositor; the flow's soft step to the lower lip lies under the band's paint)."""
+        m = self._mouth_geometry(kp_s, jac_s, kp_d, jac_d)
+        u, v, _ = self._mouth_frame(self.line_m, m)
+        # one flow pixel into the band: the flow's soft step to the lower lip's motion falls under its paint
+        band, started = self._band(v, m, lower=2.0 / self.cfg.motion_size)
+        inside = torch.sigmoid((1.0 - torch.sqrt(u * u + v * v + EPS)) / OWN_MOUTH_FLOW_EDGE)
+        return m.shown[:, None, None] * started * inside * (1.0 - band)
+
+    def mouth(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
+              src_mouth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (fill weight (B,1,S,S), fill colour (B,3,S,S)) for the mouth interior the warp cannot show;
+        ``src_mouth`` (B,3,1,2) is the portrait's (interior, teeth) colours.
+
+        A closed portrait mouth: the share of the gap that is new is painted (dark, with painted upper teeth).
+        A portrait that already shows its mouth interior (a smile with teeth, parted lips) keeps its own,
+        carried by the upper lip (``_own_mouth``: a painted interior over it turned its teeth grey, the warp
+        stretched them into a tall block), and only the new share of the gap is painted, dark, above the lower
+        lip (``_band``)."""
+        m = self._mouth_geometry(kp_s, jac_s, kp_d, jac_d)
+        u, v, below = self._mouth_frame(self.line_mouth, m)
         r = torch.sqrt(u * u + v * v + EPS)
-        inside = torch.sigmoid((1.0 - r) / MOUTH_EDGE) * opened[:, None, None]
-        below_lip = down + 0.5 * gap_d[:, None, None]  # distance below the upper inner lip
-        height = torch.minimum(TEETH_HEIGHT * width, TEETH_MAX_SHARE * gap_d)[:, None, None]
-        w = width[:, None, None] + EPS
-        teeth = (torch.sigmoid((height - below_lip) / (TEETH_EDGE * w))
-                 * torch.sigmoid((TEETH_HALF_U - u.abs()) / TEETH_SIDE_EDGE) * TEETH_OPACITY)
+        band, _ = self._band(v, m)
+        new, shown = m.new[:, None, None], m.shown[:, None, None]
+        inside = torch.sigmoid((1.0 - r) / MOUTH_EDGE) * (new + shown * (band - new))
+        height = torch.minimum(TEETH_HEIGHT * m.width, TEETH_MAX_SHARE * m.gap)[:, None, None]
+        w = m.width[:, None, None] + EPS
+        teeth = (torch.sigmoid((height - below) / (TEETH_EDGE * w))
+                 * torch.sigmoid((TEETH_HALF_U - u.abs()) / TEETH_SIDE_EDGE) * TEETH_OPACITY * (1.0 - shown))
         shade = ((1.0 - TEETH_SIDE_SHADE * u * u)
-                 * (1.0 - TEETH_LIP_SHADOW * torch.clamp(1.0 - below_lip / (TEETH_SHADOW_DEPTH * height + EPS), 0.0, 1.0)))
+                 * (1.0 - TEETH_LIP_SHADOW * torch.clamp(1.0 - below / (TEETH_SHADOW_DEPTH * height + EPS), 0.0, 1.0)))
         depth = torch.clamp(1.0 - DEPTH_FALLOFF * r, DEPTH_MIN, 1.0)
         fields = self.upsample(torch.stack([inside, teeth, depth, shade], 1))
         dark = src_mouth[..., :1] * fields[:, 2:3]
         colour = dark + fields[:, 1:2] * (src_mouth[..., 1:] * fields[:, 3:4] - dark)
-        fill = fields[:, 0:1]
-        return fill, colour
+        return fields[:, 0:1], colour
 
     # --- the lids the portrait keeps open when the driver closes the eyes -----------------------------
     def _opening(self, kp: torch.Tensor, jac: torch.Tensor) -> torch.Tensor:
@@ -386,10 +452,7 @@ class FirstOrderPrior(nn.Module):
                            affine_field(o[..., 1], to_src[:, None, 1, 0], to_src[:, None, 1, 1], dx, dy)], -1)
         b, g = pts.shape[0], pts.shape[-2]
         pts = pts.reshape(b, 2 * g, g, 2)
-        if b == 1:  # the exported graph: one gather (see bilinear_sample)
-            skin = bilinear_sample(src_image, pts)
-        else:       # training batches: the same sampling
-            skin = F.grid_sample(src_image, pts, mode="bilinear", padding_mode="border", align_corners=False)
+        skin = self._sample(src_image, pts)
         skin = skin.reshape(b, 3, 2, g, g)
         fill_sum = fill.sum(1)
         share = fill / (fill_sum[:, None] + EPS)

@@ -1,5 +1,5 @@
-"""A smiling portrait keeps its own teeth when the driver opens the mouth (the demo astronaut smiles with
-her teeth showing): the closed-form warp stretches them instead of painting a grey interior over them."""
+"""The mouth: a smiling portrait keeps its own teeth when the driver opens the mouth (the demo astronaut smiles
+with her teeth showing), and the teeth painted into a closed mouth look like teeth."""
 import numpy as np
 import torch
 
@@ -27,17 +27,20 @@ def test_a_smiling_portrait_keeps_its_teeth(portrait_path):
     src = p.crop[0].transpose(1, 2, 0)
     out = image.numpy()[0].transpose(1, 2, 0)
 
-    def between_lips(k):  # a small patch centred between the inner lips, a third of the gap tall
-        c = (k[0, ui] + k[0, li]) / 2
-        x, y = ((c + 1) / 2 * s).astype(int)
-        h = max(int((k[0, li, 1] - k[0, ui, 1]) / 2 * s / 6), 1)
-        return (slice(y - h, y + h + 1), slice(x - 4, x + 5))
-
-    teeth = src[between_lips(kp)]
-    assert teeth.mean() > 0.6  # her teeth: bright
-    shown = out[between_lips(kd)]
-    assert shown.mean() > 0.85 * teeth.mean()  # still teeth, not a dark or grey disc
-    assert np.abs(shown.mean(-1) - teeth.mean(-1).mean()).mean() < 0.15
+    x_s, x_d = (int(((k[0, ui, 0] + k[0, li, 0]) / 2 + 1) / 2 * s) for k in (kp, kd))
+    rows = lambda k: [int((k[0, i, 1] + 1) / 2 * s) for i in (ui, li)]  # noqa: E731 - inner lips' rows
+    (t0, t1), (d0, d1) = rows(kp), rows(kd)
+    src_col = src[t0:t1 + 1, x_s - 3:x_s + 4].mean((1, 2))  # her mouth, top to bottom, at its centre
+    out_col = out[d0:d1 + 1, x_d - 3:x_d + 4].mean((1, 2))
+    teeth = src_col[: (t1 - t0) // 2 + 1]  # her upper teeth: the upper half of her open mouth
+    assert teeth.mean() > 0.6  # bright
+    upper = out_col[: len(teeth)]
+    assert upper.mean() > 0.8 * teeth.mean()  # her own upper teeth, still on her upper lip: not a grey disc
+    n = len(out_col)  # 1.8 of her gap: the lower 0.8 / 1.8 of it is new
+    lower = out_col[int(0.7 * n): int(0.9 * n)]
+    assert lower.mean() < 0.5 * teeth.mean()  # the newly opened part, above the lower lip, is dark mouth ...
+    bright = int((out_col > 0.75 * teeth.mean()).sum())
+    assert bright <= 1.3 * int((src_col > 0.75 * teeth.mean()).sum()) + 2  # ... not her teeth stretched tall
 
 
 def test_painted_teeth_take_the_portraits_light_and_cast():
