@@ -200,7 +200,8 @@ def judge(m: dict[str, float], r: CheckRules = CheckRules()) -> tuple[Finding, .
     warn(mouth_open, "mouth", "the mouth is open",
          "use a photo with the mouth closed (the driver's mouth can open it, not close it)")
     warn(not mouth_open and m["teeth"] > r.max_teeth, "teeth", "teeth are showing",
-         "use a photo with closed lips (teeth are stretched when the driver's mouth moves)")
+         "use a photo with closed lips for the most natural mouth (teeth shown stay on the upper lip, and the "
+         "lower ones are hidden as the mouth opens)")
     warn(m["eye_open"] < r.min_eye_open, "eyes", "the eyes look closed", "use a photo with open eyes")
     warn(m["room_above"] < r.min_room_above, "above", "there is little room above the head",
          "use a photo with the whole head and some background above the hair")
