@@ -17,7 +17,9 @@ from .prior import FirstOrderPrior, make_grid
 
 _LIP_KPS = ("upper_inner_lip", "lower_inner_lip", "upper_lip", "lower_lip")
 _SKIN_KPS = ("r_cheek", "l_cheek", "forehead", "nose")
-MOUTH_SHADE = 0.35  # the mouth interior is a darkened lip colour
+# The mouth interior is the lips' colour darkened to MOUTH_SHADE of their luma, with their chroma raised to the
+# power 1 + MOUTH_DEEPEN (a deeper red: a plain darkened pink read as a grey hole; grey lips stay grey)
+MOUTH_SHADE, MOUTH_DEEPEN = 0.3, 0.8
 # The teeth take the portrait's light and cast: luma TEETH_LUMA + TEETH_LUMA_GAIN x the skin's (at most
 # TEETH_LUMA_MAX), tinted by the skin's chroma to the power TEETH_TINT (a black-and-white photo gets grey teeth,
 # a warm painting ivory ones, a night shot dim ones).
@@ -26,12 +28,24 @@ SKIN_POOL = 8  # skin is read from the portrait averaged over 8x8 pixels, not fr
 LUMA_BGR = (0.114, 0.587, 0.299)
 
 
+def _luma_and_tint(colour: torch.Tensor, power: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B,3,1,1) BGR colour -> (its luma (B,1,1,1), its chroma (colour / luma) to ``power``, scaled to luma 1)."""
+    weights = colour.new_tensor(LUMA_BGR).view(1, 3, 1, 1)
+    luma = (colour * weights).sum(1, keepdim=True).clamp(min=1e-3)
+    tint = (colour / luma).clamp(0.2, 5.0) ** power
+    return luma, tint / (tint * weights).sum(1, keepdim=True)
+
+
 def teeth_colour(skin: torch.Tensor) -> torch.Tensor:
     """(B,3,1,1) skin colour (BGR, 0-1) -> (B,3,1,1) teeth colour under the same light."""
-    luma = (skin * skin.new_tensor(LUMA_BGR).view(1, 3, 1, 1)).sum(1, keepdim=True).clamp(min=1e-3)
-    tint = (skin / luma).clamp(0.2, 5.0) ** TEETH_TINT
-    tint = tint / (tint * skin.new_tensor(LUMA_BGR).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    luma, tint = _luma_and_tint(skin, TEETH_TINT)
     return (tint * torch.clamp(TEETH_LUMA + TEETH_LUMA_GAIN * luma, max=TEETH_LUMA_MAX)).clamp(0.0, 1.0)
+
+
+def interior_colour(lips: torch.Tensor) -> torch.Tensor:
+    """(B,3,1,1) lip colour (BGR, 0-1) -> (B,3,1,1) the colour of the open mouth's interior."""
+    luma, tint = _luma_and_tint(lips, 1.0 + MOUTH_DEEPEN)
+    return (tint * luma * MOUTH_SHADE).clamp(0.0, 1.0)
 
 
 class SourceEncoder(nn.Module):
@@ -51,7 +65,7 @@ class SourceEncoder(nn.Module):
         skin = F.grid_sample(pooled, kp[:, self.skin_idx][:, None], mode="bilinear", padding_mode="border",
                              align_corners=False).mean(-1, keepdim=True)
         # (B,3,1,2): the interior (a darkened lip colour), the teeth
-        mouth = torch.cat([lip.mean(-1, keepdim=True) * MOUTH_SHADE, teeth_colour(skin)], -1)
+        mouth = torch.cat([interior_colour(lip.mean(-1, keepdim=True)), teeth_colour(skin)], -1)
         return source, mouth, kp, jac, self.features(source)
 
 

@@ -59,6 +59,22 @@ def test_painted_teeth_take_the_portraits_light_and_cast():
     assert teeth((1.0, 1.0, 1.0)).max() <= TEETH_LUMA_MAX + 1e-5
 
 
+def test_the_mouth_interior_is_a_deeper_darker_lip_colour():
+    """An open mouth is dark and warm where the lips are red (a darkened pink read as a grey hole), and stays
+    grey in a black-and-white photo."""
+    from mimicam.engines.model import interior_colour
+
+    def inside(bgr):
+        return interior_colour(torch.tensor(bgr, dtype=torch.float32).view(1, 3, 1, 1)).view(3).numpy()
+
+    grey = inside((0.5, 0.5, 0.5))
+    assert np.ptp(grey) < 1e-4 and grey[0] < 0.2
+    pink = np.array((0.55, 0.55, 0.75))
+    deep = inside(tuple(pink))
+    assert deep.max() < 0.35  # dark
+    assert deep[2] / deep[0] > pink[2] / pink[0]  # redder than the lips themselves
+
+
 def test_the_painted_upper_teeth_keep_their_size_as_the_mouth_opens():
     """The upper teeth are a physical size below the upper lip: a wider opening shows more dark mouth, not
     taller teeth (the grey block of 0.1.x grew with the opening)."""
