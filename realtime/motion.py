@@ -20,6 +20,10 @@ LIDS = ((KP_INDEX["r_upper_lid"], KP_INDEX["r_lower_lid"]), (KP_INDEX["l_upper_l
 LID_LANDMARKS = ((159, 145), (386, 374))  # MediaPipe: upper and lower lid centre, right and left eye
 EYE_CLOSED = 0.02  # template units: an eye this little open is closed (lid landmarks never quite meet)
 MAX_EYE_RATIO = 1.3  # a driver opening the eyes wider than at calibration opens the portrait's at most this much
+# (inner, outer) lip keypoints, upper then lower: the outer one stays outside the inner one by at least
+# MIN_LIP_THICKNESS of the portrait's lip thickness
+LIPS = ((KP_INDEX["upper_inner_lip"], KP_INDEX["upper_lip"]), (KP_INDEX["lower_inner_lip"], KP_INDEX["lower_lip"]))
+MIN_LIP_THICKNESS = 0.7
 
 
 class KeypointFitter:
@@ -205,6 +209,7 @@ class MotionTransfer:
                 new_kp = self.source.kp + (kp - kp0) * s
                 new_jac = np.einsum("kij,kjl,klm->kim", jac, jac0_inv, self.source.jac)
                 self._eyes_as_ratios(new_kp, new_jac, eye_openings(lm.xy, head_scale(jac)))
+                self._lips_keep_thickness(new_kp, new_jac)
                 target = np.concatenate([new_kp.ravel(), new_jac.ravel()])
                 self._cur[:] = self.filter(target, t_s)
                 return self._motion(self._cur)
@@ -234,6 +239,24 @@ class MotionTransfer:
             d = d / max(float(np.linalg.norm(d)), 1e-9) * gap
             mid = 0.5 * (new_kp[up] + new_kp[lo])
             new_kp[up], new_kp[lo] = mid - 0.5 * d, mid + 0.5 * d
+
+    def _lips_keep_thickness(self, new_kp: np.ndarray, new_jac: np.ndarray) -> None:
+        """Relative motion can fold a lip: a driver whose inner lower lip drops further than its outer one (an
+        'O', the lips rolled in) carried a thin-lipped smiling portrait's inner lip below its outer one, and the
+        warp squeezed that lip to nothing under the opened mouth. The outer lip keypoint is pushed out (along
+        the portrait's own inner-to-outer direction, carried by the head) until the lip keeps at least
+        MIN_LIP_THICKNESS of the portrait's thickness, in place."""
+        rel = new_jac[0] @ np.linalg.inv(self.source.jac[0])  # the head's motion, portrait frame
+        for inner, outer in LIPS:
+            v_s = self.source.kp[outer] - self.source.kp[inner]
+            v = rel @ v_s  # the portrait's lip, as the head carries it
+            length = float(np.linalg.norm(v))
+            if length < 1e-9:
+                continue
+            e = v / length
+            short = MIN_LIP_THICKNESS * length - float((new_kp[outer] - new_kp[inner]) @ e)
+            if short > 0:
+                new_kp[outer] += short * e
 
     def _motion(self, flat: np.ndarray) -> Motion:
         k = NUM_KP

@@ -153,3 +153,33 @@ def test_a_scripted_blink_closes_a_wide_eyed_portrait_fully():
     assert (seen[3] < seen[2]).all() and (seen[2] < rest).all()  # follows the driver down ...
     assert (seen[3] <= 0.35 * rest).all()  # ... at least as far, in proportion, as the driver (70% closed)
     assert (seen[6] > seen[5]).all() and (seen[7] > seen[6]).all()  # ... and up again
+
+
+def test_a_lip_rolled_in_by_the_driver_keeps_its_thickness_on_the_portrait():
+    """The driver drops the inner lower lip well past the outer one (an 'O' with the lip rolled in). Relative
+    motion alone carried the portrait's inner lip below its outer one, and the warp squeezed that lip to
+    nothing; the outer keypoint now stays at least 0.7 of the portrait's lip thickness below the inner one.
+    A driver who only opens the mouth (both move together) is transferred unchanged."""
+    from mimicam.engines.layout import KEYPOINTS, KP_INDEX
+
+    src = _source()
+    li, ll = KP_INDEX["lower_inner_lip"], KP_INDEX["lower_lip"]
+    thickness = float(src.kp[ll, 1] - src.kp[li, 1])
+    assert thickness > 0
+    a, t = np.eye(2) * 50.0, np.array([200.0, 200.0])
+    inner = list(KEYPOINTS[li].landmarks)
+    lower = [i for i in KEYPOINTS[ll].landmarks if i not in inner]
+
+    def run(drop_inner: float, drop_outer: float) -> Motion:
+        mt = MotionTransfer(src, calibrate="first", min_cutoff=1e6)
+        face = _face(a, t)
+        mt.update(_landmarks(face), 0.0)
+        moved = face.copy()
+        moved[inner, 1] += drop_inner
+        moved[lower, 1] += drop_outer
+        return mt.update(_landmarks(moved), 1 / 30)
+
+    rolled = run(12.0, 2.0)  # 12 px of inner drop against 2 of outer, on a 50-px face
+    assert rolled.kp[ll, 1] - rolled.kp[li, 1] >= 0.7 * thickness - 1e-4
+    opened = run(6.0, 6.0)
+    np.testing.assert_allclose(opened.kp[ll] - opened.kp[li], src.kp[ll] - src.kp[li], atol=0.02 * thickness)
