@@ -41,6 +41,10 @@ OWN_MOUTH_FROM, OWN_MOUTH_RAMP = 0.08, 0.06
 # painted teeth), above the lower lip, with this soft edge (in v, below)
 OWN_MOUTH_BAND_EDGE = 0.12
 OWN_MOUTH_FLOW_EDGE = 0.15  # the edge, in r, of the interior that the flow carries with the upper lip
+# Only from a new opening of 2 flow pixels (fully from 3): below that, the flow's soft steps (a flow pixel is
+# 5 crop pixels at 48) cannot keep the teeth, the band and the lower lip apart (the lower lip was carried with
+# the teeth above a dark band on the chin), and the warp's small stretch looks natural.
+OWN_MOUTH_MIN_FLOW_PX = 2.0
 # The painted mouth interior, in the mouth's own coordinates: u across (1 = MOUTH_HALF_WIDTH mouth widths from
 # the centre), v down (-1 at the upper inner lip, +1 at the lower one), r = |(u, v)|.
 MOUTH_HALF_WIDTH = 0.42    # of the corner-to-corner width
@@ -360,14 +364,14 @@ class FirstOrderPrior(nn.Module):
         down = affine_field(zero, m.e2[:, 0], m.e2[:, 1], dx, dy)
         return u, down / (0.5 * m.gap[:, None, None] + 1e-3), down + 0.5 * m.gap[:, None, None]
 
-    @staticmethod
-    def _band(v: torch.Tensor, m: MouthGeometry, lower: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    def _band(self, v: torch.Tensor, m: MouthGeometry, lower: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
         """(band, started): the new share of an own mouth's gap, above the lower lip (the upper teeth stay on
         the upper lip; the lower ones, as in most open mouths, go down behind the lower lip), its top edge
-        ``lower`` (crop units) lower; started: 0 while the driver opens no further than the portrait, 1 soon
-        after."""
+        ``lower`` (crop units) lower; started: 0 until the new opening is OWN_MOUTH_MIN_FLOW_PX flow pixels, 1
+        from one flow pixel more."""
         new = m.new[:, None, None]
-        started = torch.clamp(new / OWN_MOUTH_BAND_EDGE, max=1.0)
+        flow_px = 2.0 / self.cfg.motion_size
+        started = torch.clamp((new * m.gap[:, None, None] - OWN_MOUTH_MIN_FLOW_PX * flow_px) / flow_px, 0.0, 1.0)
         top = 1.0 - 2.0 * new + lower / (0.5 * m.gap[:, None, None] + 1e-3)
         return torch.sigmoid((v - top) / OWN_MOUTH_BAND_EDGE) * started, started
 

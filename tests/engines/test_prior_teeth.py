@@ -18,11 +18,18 @@ def test_a_smiling_portrait_keeps_its_teeth(portrait_path):
     ui, li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
     gap = float(kp[0, li, 1] - kp[0, ui, 1])
     kd = kp.copy()
-    kd[0, li, 1] += 0.8 * gap  # the driver opens the mouth further: the lower lip drops by 0.8 of her gap
-    kd[0, KP_INDEX["lower_lip"], 1] += 0.8 * gap
+    kd[0, li, 1] += 2.5 * gap  # the driver opens the mouth wide: the lower lip drops by 2.5 of her gap
+    kd[0, KP_INDEX["lower_lip"], 1] += 2.5 * gap
     with torch.no_grad():
         cache = enc(torch.from_numpy(p.crop), torch.from_numpy(kp), torch.from_numpy(jac))
         image = gen(*cache, torch.from_numpy(kd), torch.from_numpy(jac))[0]
+        talk = kp.copy()  # talking: a new opening of 0.5 of her gap (about 3 crop pixels)
+        talk[0, li, 1] += 0.5 * gap
+        talk[0, KP_INDEX["lower_lip"], 1] += 0.5 * gap
+        talk_paint = gen(*cache, torch.from_numpy(talk), torch.from_numpy(jac))[3]
+    # a new opening below 2 flow pixels is left to the warp (its small stretch looks natural; the flow cannot
+    # keep teeth, a dark band and the lower lip apart at that size)
+    assert float(talk_paint.max()) < 0.05
     s = cfg.image_size
     src = p.crop[0].transpose(1, 2, 0)
     out = image.numpy()[0].transpose(1, 2, 0)
@@ -36,8 +43,8 @@ def test_a_smiling_portrait_keeps_its_teeth(portrait_path):
     assert teeth.mean() > 0.6  # bright
     upper = out_col[: len(teeth)]
     assert upper.mean() > 0.8 * teeth.mean()  # her own upper teeth, still on her upper lip: not a grey disc
-    n = len(out_col)  # 1.8 of her gap: the lower 0.8 / 1.8 of it is new
-    lower = out_col[int(0.7 * n): int(0.9 * n)]
+    n = len(out_col)  # 3.5 of her gap: the lower 2.5 / 3.5 of it is new
+    lower = out_col[int(0.5 * n): int(0.9 * n)]
     assert lower.mean() < 0.5 * teeth.mean()  # the newly opened part, above the lower lip, is dark mouth ...
     bright = int((out_col > 0.75 * teeth.mean()).sum())
     assert bright <= 1.3 * int((src_col > 0.75 * teeth.mean()).sum()) + 2  # ... not her teeth stretched tall
