@@ -28,7 +28,7 @@ from .types import Landmarks
 PORTRAIT_MAX_FACES, PORTRAIT_MIN_CONF = 8, 0.4   # look for up to 8 faces, a little less strictly than live
 TILE_GRIDS = (2, 3)          # then split the image into 2x2, then 3x3 tiles that overlap by half
 TILE_SIDE_PX = 640.0         # and upscale each tile to about this side (where it is smaller)
-REFINE_CONTEXT = 1.8         # the face found in a tile is measured again on a crop this many face sides wide
+REFINE_CONTEXT = 1.8         # the face found is measured again on a crop this many face sides wide
 REFINE_SIDE_PX = 512.0       # upscaled to this side
 SAME_FACE = 0.3              # two detections closer than this many face sides are the same face
 
@@ -210,7 +210,8 @@ def _tiles(w: int, h: int, n: int) -> list[tuple[int, int, int, int]]:
 
 def find_portrait_face(image: np.ndarray, name: str = "portrait") -> PortraitFace:
     """Largest face of a portrait, with its blendshapes and head pose (the portrait check reads them; once
-    per portrait, so they cost nothing per frame). Looks at the whole image, then at upscaled tiles."""
+    per portrait, so they cost nothing per frame). Looks at the whole image, then at upscaled tiles; the face
+    chosen is measured again on an upscaled crop around it."""
     with ImageFaces(num_faces=PORTRAIT_MAX_FACES, min_conf=PORTRAIT_MIN_CONF, extras=True) as lm:
         faces = lm.detect(image)
         method = "whole image"
@@ -234,16 +235,19 @@ def find_portrait_face(image: np.ndarray, name: str = "portrait") -> PortraitFac
                               "use a photo where one face is clearly visible, frontal, at least ~64 px tall")
         faces = _dedupe(faces)
         best = faces[0]
-        if method != "whole image":  # refine the chosen face on an upscaled crop around it
-            x0, y0, x1, y1 = best.box()
-            side = REFINE_CONTEXT * max(x1 - x0, y1 - y0)
-            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-            bx0, by0 = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
-            crop = image[by0:int(cy + side / 2), bx0:int(cx + side / 2)]
-            scale = REFINE_SIDE_PX / max(crop.shape[:2])
-            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-            refined = lm.detect(crop, (bx0, by0), scale)
-            if refined:
-                pts = refined[0].points
-                best = Landmarks(pts, (image.shape[1], image.shape[0]), refined[0].blendshapes, refined[0].pose)
+        # the face is measured again on a crop around it, scaled to REFINE_SIDE_PX: on a whole 1280x720 canvas
+        # MediaPipe put a smiling portrait's inner lips about 6 px low (the upper one on her teeth), and the mouth
+        # and lids are painted where the landmarks say
+        x0, y0, x1, y1 = best.box()
+        side = REFINE_CONTEXT * max(x1 - x0, y1 - y0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        bx0, by0 = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
+        crop = image[by0:int(cy + side / 2), bx0:int(cx + side / 2)]
+        scale = REFINE_SIDE_PX / max(crop.shape[:2])
+        crop = cv2.resize(crop, None, fx=scale, fy=scale,
+                          interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+        refined = lm.detect(crop, (bx0, by0), scale)
+        if refined:
+            pts = refined[0].points
+            best = Landmarks(pts, (image.shape[1], image.shape[0]), refined[0].blendshapes, refined[0].pose)
         return PortraitFace(best, len(faces), method)

@@ -55,3 +55,20 @@ def test_stderr_is_only_redirected_from_the_main_thread():
     with L.quiet_native_stderr():
         assert os.fstat(fd).st_ino != before or os.path.samefile(f"/proc/self/fd/{fd}", os.devnull)
     assert os.fstat(fd).st_ino == before
+
+
+def test_a_portrait_on_the_live_canvas_gets_the_same_lips_as_on_its_own():
+    """The live output is a 1280x720 canvas with the portrait fitted in it. Measured on the whole canvas,
+    MediaPipe put the demo portrait's inner lips about 4 crop pixels low (the upper one on her teeth), and the
+    mouth was painted there; the face is now measured again on a crop around it. In the generator's crop
+    coordinates, the inner lips agree within 1.5 crop pixels with those found at the portrait's own size."""
+    from mimicam.engines.layout import KP_INDEX
+    from mimicam.realtime.assets import demo_portrait_path
+    from mimicam.realtime.portrait import prepare_portrait
+
+    own = prepare_portrait(demo_portrait_path(), 256)
+    live = prepare_portrait(demo_portrait_path(), 256, size=(1280, 720))
+    for name in ("upper_inner_lip", "lower_inner_lip", "r_upper_lid", "l_upper_lid"):
+        i = KP_INDEX[name]
+        shift = (live.motion.kp[i] - own.motion.kp[i]) * 128  # crop-normalised -> pixels of the 256-px crop
+        assert np.abs(shift).max() < 1.5, (name, shift)
