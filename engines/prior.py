@@ -18,7 +18,10 @@ with a wide compact edge over the hair and a narrow one below the jaw) separates
 motion, the nearest one dominating where they overlap; an iris fades out as its eye closes. The flow is
 computed at ``motion_size`` and upsampled; the portrait is sampled once at ``image_size`` with 2-D
 gathers (bilinear). The mouth interior that the driver opens but the portrait keeps closed is filled with a
-shaded mouth (teeth band, dark interior) instead of stretched lips. The paste mask covers only what moves
+shaded mouth (upper teeth in the portrait's light, a warm dark interior) instead of stretched lips; a portrait
+that shows its teeth keeps them (on a wide opening the weights inside its mouth go to the upper inner lip's
+motion, and only the new share of the gap is painted dark). Fields that are affine in the pixel position are
+built as a row plus a column (``affine_field``). The paste mask covers only what moves
 by more than about half a pixel (and the mouth fill), so still parts keep the portrait's full resolution.
 
 Everything here is exportable to ONNX opset 17: closed-form 2x2 inverses, no ``torch.inverse``.
