@@ -45,44 +45,44 @@ def _eighth(gray: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, (max(w // 8, 1), max(h // 8, 1)), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def content_box(gray: np.ndarray, dark: float = 24.0, flat: float = 4.0, most: float = 0.45,
-                small: np.ndarray | None = None) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1) of the frame without black bars at its edges (letterbox, pillarbox: what a call app
-    or an encoder adds), at most ``most`` of each side. A bar line has a median below ``dark`` and a median
-    absolute deviation below ``flat`` (medians: the mark's noise or a badge across part of a line do not
-    make it content). ``small``: the frame's ``_eighth``, when the caller has it."""
-    h, w = gray.shape
-    small = _eighth(gray) if small is None else small
+# Black bars at the frame's edges (letterbox, pillarbox: what a call app or an encoder adds) are left out of the
+# signature: a bar line has a median below BAR_DARK and a median absolute deviation below BAR_FLAT (medians: the
+# mark's noise or a badge across part of a line do not make it content), at most BAR_MOST of each side
+BAR_DARK, BAR_FLAT, BAR_MOST = 24.0, 4.0, 0.45
+
+
+def _content_in_eighth(small: np.ndarray) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) of the content, without black bars, in the frame's ``_eighth`` (its rows and columns)."""
 
     def inner(lines: np.ndarray) -> tuple[int, int]:
         med = np.median(lines, axis=1)
         mad = np.median(np.abs(lines - med[:, None]), axis=1)
-        idx = np.flatnonzero((med >= dark) | (mad >= flat))
+        idx = np.flatnonzero((med >= BAR_DARK) | (mad >= BAR_FLAT))
         n = lines.shape[0]
         if idx.size == 0:
             return 0, n
-        return min(idx[0], int(n * most)), max(idx[-1] + 1, n - int(n * most))
+        return min(idx[0], int(n * BAR_MOST)), max(idx[-1] + 1, n - int(n * BAR_MOST))
 
     y0, y1 = inner(small)
     x0, x1 = inner(small.T)
-    sy, sx = h / small.shape[0], w / small.shape[1]
-    return int(y0 * sy), int(round(y1 * sy)), int(x0 * sx), int(round(x1 * sx))
+    return y0, y1, x0, x1
 
 
 def thumbnail(gray: np.ndarray) -> np.ndarray:
     """HxW luma (uint8 or float) -> (THUMB*THUMB,) float32, zero mean, unit RMS, of the frame without
     black bars at its edges. A content box of 8 x THUMB pixels or more is area-averaged in two steps (8x8 pixels,
-    shared with ``content_box``, then to THUMB x THUMB): 1.1 ms at 1280x720 instead of 3.4 for one resize from
-    full size (the two agree to a correlation of 0.99 and a signature score of 0.975 or more on the shared
-    clips); a smaller one in one step."""
+    the average the bar search reads, then to THUMB x THUMB): 1.1 ms at 1280x720 instead of 3.4 for one
+    resize from full size (the two agree to a correlation of 0.99 and a signature score of 0.975 or more on the
+    shared clips); a smaller one in one step."""
     small = _eighth(gray)
-    y0, y1, x0, x1 = content_box(gray, small=small)
-    sy, sx = gray.shape[0] / small.shape[0], gray.shape[1] / small.shape[1]
-    box = small[int(round(y0 / sy)):int(round(y1 / sy)), int(round(x0 / sx)):int(round(x1 / sx))]
+    y0, y1, x0, x1 = _content_in_eighth(small)
+    box = small[y0:y1, x0:x1]
     if min(box.shape) >= THUMB:
         t = cv2.resize(box, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
     else:
-        t = cv2.resize(gray[y0:y1, x0:x1], (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
+        sy, sx = gray.shape[0] / small.shape[0], gray.shape[1] / small.shape[1]
+        full = gray[int(y0 * sy):int(round(y1 * sy)), int(x0 * sx):int(round(x1 * sx))]
+        t = cv2.resize(full, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
     t = (t - cv2.GaussianBlur(t, (0, 0), HIGHPASS)).ravel()
     t -= t.mean()
     return t / (np.sqrt(np.mean(t * t)) + 0.5)
