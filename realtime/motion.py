@@ -242,10 +242,10 @@ class MotionTransfer:
 
     def _lips_keep_thickness(self, new_kp: np.ndarray, new_jac: np.ndarray) -> None:
         """Relative motion can fold a lip: a driver whose inner lower lip drops further than its outer one (an
-        'O', the lips rolled in) carried a thin-lipped smiling portrait's inner lip below its outer one, and the
-        warp squeezed that lip to nothing under the opened mouth. The outer lip keypoint is pushed out (along
-        the portrait's own inner-to-outer direction, carried by the head) until the lip keeps at least
-        MIN_LIP_THICKNESS of the portrait's thickness, in place."""
+        'O', the lips rolled in) carries the portrait's inner lip past its outer one, and the warp squeezes the
+        lip to nothing. The outer lip keypoint is pushed out (along the portrait's own inner-to-outer
+        direction, carried by the head) until the lip keeps at least MIN_LIP_THICKNESS of the portrait's
+        keypoint thickness, in place (nothing where the portrait's keypoints show none)."""
         rel = new_jac[0] @ np.linalg.inv(self.source.jac[0])  # the head's motion, portrait frame
         for inner, outer in LIPS:
             v_s = self.source.kp[outer] - self.source.kp[inner]
