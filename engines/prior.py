@@ -21,7 +21,8 @@ gathers (bilinear). The mouth interior that the driver opens but the portrait ke
 shaded mouth (upper teeth in the portrait's light, a warm dark interior) instead of stretched lips; a portrait
 that shows its teeth keeps them (on a wide opening the weights inside its mouth go to the upper inner lip's
 motion, and only the new share of the gap is painted dark). Fields that are affine in the pixel position are
-built as a row plus a column (``affine_field``). The paste mask covers only what moves
+built as a row plus a column (``affine_field``); the mouth and each lid are computed on a window of their grid
+around the driven mouth and eye and placed on it (``grid_window``, ``place_windows``). The paste mask covers only what moves
 by more than about half a pixel (and the mouth fill), so still parts keep the portrait's full resolution.
 
 Everything here is exportable to ONNX opset 17: closed-form 2x2 inverses, no ``torch.inverse``.
@@ -63,6 +64,12 @@ TEETH_LIP_SHADOW, TEETH_SHADOW_DEPTH = 0.25, 0.5
 TEETH_OPACITY = 0.9
 DEPTH_FALLOFF, DEPTH_MIN = 0.5, 0.3          # the interior darkens towards its centre: 1 - 0.5 r, at least 0.3
 MOUTH_GRID = 256  # side of the grid the mouth is drawn on (at most the crop's side, which needs no upsampling)
+# The mouth and each lid are computed on a window of their grid around the driven mouth and eye, not on the whole
+# grid (most of the closed-form graph's time went to those grids): MOUTH_WINDOW mouth-grid pixels (the mouth's
+# paint reaches at most about 33 from its centre on the shared portraits and drivers), LID_WINDOW lid-grid
+# pixels (a lid about 10); outside them the paint is zero. Their outer WINDOW_FADE_PX pixels fade out, so
+# a mouth larger than its window is cut softly, never along a straight edge.
+MOUTH_WINDOW, LID_WINDOW, WINDOW_FADE_PX = 128, 32, 3.0
 # face oval in the head's template frame (for the hair, which moves rigidly outside it)
 FACE_HALF_WIDTH, FACE_HALF_HEIGHT, FACE_CENTRE_Y = 0.85, 1.0, 0.08
 HAIR_FROM = 1.1  # face-oval radius from which the head motion is rigid (rotation and scale only)
@@ -117,10 +124,14 @@ def bilinear_sample(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     wx, wy = gx - x0, gy - y0
     x0i, y0i = x0.long(), y0.long()
     x1i, y1i = (x0i + 1).clamp(max=w - 1), (y0i + 1).clamp(max=h - 1)
-    flat = image[0].reshape(c, h * w).transpose(0, 1)  # (h*w, c): each gather takes a contiguous row
     r0, r1 = y0i * w, y1i * w
     idx = torch.stack([r0 + x0i, r0 + x1i, r1 + x0i, r1 + x1i]).reshape(-1)
-    vals = flat[idx].transpose(0, 1).reshape((c, 4) + tuple(gx.shape))  # one gather for the 4 neighbours
+    flat = image.reshape(c, h * w)  # B = 1
+    if idx.shape[0] >= h * w:  # as many samples as pixels: transposed, each gather takes a contiguous row
+        vals = flat.transpose(0, 1)[idx].transpose(0, 1)
+    else:  # a few samples (the lids): gathered per channel, the image is not transposed
+        vals = flat[:, idx]
+    vals = vals.reshape((c, 4) + tuple(gx.shape))  # one gather for the 4 neighbours
     wts = torch.stack([(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy])
     return (vals * wts[None]).sum(1)[None]
 
@@ -144,6 +155,42 @@ def affine_field(x0: torch.Tensor, ax: torch.Tensor, ay: torch.Tensor, dx: torch
     broadcast add on the grid instead of a 2-vector product and a reduction per pixel (a third of the
     closed-form graph's time went to those)."""
     return (x0[..., None] + ax[..., None] * dx)[..., None, :] + (ay[..., None] * dy)[..., :, None]
+
+
+def window_fade(side: int) -> torch.Tensor:
+    """(side, side): 1 inside, falling (smoothstep) to exactly 0 on the outermost pixels over WINDOW_FADE_PX."""
+    d = torch.minimum(torch.arange(side), torch.arange(side).flip(0)).to(torch.float32)
+    t = (d / WINDOW_FADE_PX).clamp(0.0, 1.0)
+    t = t * t * (3.0 - 2.0 * t)
+    return t[:, None] * t[None, :]
+
+
+def grid_window(centre: torch.Tensor, grid: int, side: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A side x side window of a grid x grid pixel grid (pixel centres in [-1, 1], ``align_corners=False``)
+    around points ``centre`` (..., 2), inside the grid: -> (its first pixel (..., 2), x then y, as a whole
+    number of grid pixels; its pixel centres along x and along y (..., 2, side))."""
+    px = (centre + 1.0) * (0.5 * grid) - 0.5
+    first = torch.clamp(torch.round(px - 0.5 * (side - 1)), 0.0, float(grid - side))
+    steps = torch.arange(side, dtype=centre.dtype, device=centre.device)
+    return first, (first[..., None] + steps + 0.5) * (2.0 / grid) - 1.0
+
+
+def place_windows(fields: torch.Tensor, first: torch.Tensor, grid: int) -> torch.Tensor:
+    """Fields on windows (B,C,N,side,side) whose first pixels are ``first`` (B,N,2) -> their sum on the whole
+    grid (B,C,grid,grid). Outside its window a field repeats its window's nearest edge pixel, so a field that
+    must be zero outside is zero on its window's outermost pixels (``window_fade``). Two gathers, of columns and
+    of rows; for B = 1 (the exported graph) both gather whole rows, the columns as rows of the transposed window
+    (ONNX Runtime gathers single elements along the last axis about ten times slower)."""
+    b, c, n, side, _ = fields.shape
+    at = torch.arange(grid, dtype=first.dtype, device=first.device) - first[..., None]  # (B,N,2,grid)
+    idx = at.clamp(0, side - 1).long()
+    if b == 1:  # the exported graph: whole rows gathered, the columns as rows of the transposed window
+        placed = [fields[:, :, k].transpose(2, 3).index_select(2, idx[0, k, 0]).transpose(2, 3)
+                  .index_select(2, idx[0, k, 1]) for k in range(n)]
+        return placed[0] if n == 1 else torch.stack(placed, 2).sum(2)
+    rows = torch.gather(fields, 3, idx[:, None, :, 1, :, None].expand(b, c, n, grid, side))
+    full = torch.gather(rows, 4, idx[:, None, :, 0, None, :].expand(b, c, n, grid, grid))
+    return full[:, :, 0] if n == 1 else full.sum(2)
 
 
 class MouthGeometry(NamedTuple):
@@ -170,8 +217,10 @@ class FirstOrderPrior(nn.Module):
         self.register_buffer("grid_m", make_grid(cfg.motion_size), persistent=False)
         self.register_buffer("grid_s", make_grid(cfg.image_size), persistent=False)
         self.register_buffer("line_m", make_line(cfg.motion_size), persistent=False)
-        self.register_buffer("line_mouth", make_line(min(cfg.image_size, MOUTH_GRID)), persistent=False)
-        self.register_buffer("line_lid", make_line(min(cfg.image_size, LID_GRID)), persistent=False)
+        self.mouth_grid, self.lid_grid = min(cfg.image_size, MOUTH_GRID), min(cfg.image_size, LID_GRID)
+        self.mouth_side, self.lid_side = min(MOUTH_WINDOW, self.mouth_grid), min(LID_WINDOW, self.lid_grid)
+        self.register_buffer("mouth_fade", window_fade(self.mouth_side), persistent=False)
+        self.register_buffer("lid_fade", window_fade(self.lid_side), persistent=False)
         self.register_buffer("sigmas", torch.from_numpy(SIGMAS[1:].copy()), persistent=False)
         self.i_ui, self.i_li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
         self.i_rc, self.i_lc = KP_INDEX["r_mouth_corner"], KP_INDEX["l_mouth_corner"]
@@ -358,10 +407,12 @@ class FirstOrderPrior(nn.Module):
         return MouthGeometry(0.5 * (ui + li), e1, e2, width, gap_d, new, shown)
 
     @staticmethod
-    def _mouth_frame(line: torch.Tensor, m: MouthGeometry) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """On the grid of ``line``: (u, v, below) (B,G,G): u across (1 = MOUTH_HALF_WIDTH mouth widths from the
-        centre), v down (-1 at the upper inner lip, +1 at the lower one), below: distance below the upper lip."""
-        dx, dy = line - m.centre[:, 0, None], line - m.centre[:, 1, None]
+    def _mouth_frame(line_x: torch.Tensor, line_y: torch.Tensor, m: MouthGeometry
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """On the grid of ``line_x`` and ``line_y`` ((G,) or (B,G)): (u, v, below) (B,G,G): u across (1 =
+        MOUTH_HALF_WIDTH mouth widths from the centre), v down (-1 at the upper inner lip, +1 at the lower one),
+        below: distance below the upper lip."""
+        dx, dy = line_x - m.centre[:, 0, None], line_y - m.centre[:, 1, None]
         zero = torch.zeros_like(m.width)
         u = affine_field(zero, m.e1[:, 0], m.e1[:, 1], dx, dy) / (MOUTH_HALF_WIDTH * m.width[:, None, None] + EPS)
         down = affine_field(zero, m.e2[:, 0], m.e2[:, 1], dx, dy)
@@ -384,7 +435,7 @@ class FirstOrderPrior(nn.Module):
         interior above the new band (its teeth stay on the upper lip, unstretched, sampled at full resolution
         by the compositor; the flow's soft step to the lower lip lies under the band's paint)."""
         m = self._mouth_geometry(kp_s, jac_s, kp_d, jac_d)
-        u, v, _ = self._mouth_frame(self.line_m, m)
+        u, v, _ = self._mouth_frame(self.line_m, self.line_m, m)
         # one flow pixel into the band: the flow's soft step to the lower lip's motion falls under its paint
         band, started = self._band(v, m, lower=2.0 / self.cfg.motion_size)
         inside = torch.sigmoid((1.0 - torch.sqrt(u * u + v * v + EPS)) / OWN_MOUTH_FLOW_EDGE)
@@ -401,7 +452,8 @@ class FirstOrderPrior(nn.Module):
         stretched them into a tall block), and only the new share of the gap is painted, dark, above the lower
         lip (``_band``)."""
         m = self._mouth_geometry(kp_s, jac_s, kp_d, jac_d)
-        u, v, below = self._mouth_frame(self.line_mouth, m)
+        first, lines = grid_window(m.centre[:, None], self.mouth_grid, self.mouth_side)  # (B,1,2), (B,1,2,side)
+        u, v, below = self._mouth_frame(lines[:, 0, 0], lines[:, 0, 1], m)
         r = torch.sqrt(u * u + v * v + EPS)
         band, _ = self._band(v, m)
         new, shown = m.new[:, None, None], m.shown[:, None, None]
@@ -412,11 +464,14 @@ class FirstOrderPrior(nn.Module):
                  * torch.sigmoid((TEETH_HALF_U - u.abs()) / TEETH_SIDE_EDGE) * TEETH_OPACITY * (1.0 - shown))
         shade = ((1.0 - TEETH_SIDE_SHADE * u * u)
                  * (1.0 - TEETH_LIP_SHADOW * torch.clamp(1.0 - below / (TEETH_SHADOW_DEPTH * height + EPS), 0.0, 1.0)))
-        depth = torch.clamp(1.0 - DEPTH_FALLOFF * r, DEPTH_MIN, 1.0)
-        fields = self.upsample(torch.stack([inside, teeth, depth, shade], 1))
-        dark = src_mouth[..., :1] * fields[:, 2:3]
-        colour = dark + fields[:, 1:2] * (src_mouth[..., 1:] * fields[:, 3:4] - dark)
-        return fields[:, 0:1], colour
+        depth = torch.clamp(1.0 - DEPTH_FALLOFF * r, DEPTH_MIN, 1.0)[:, None]
+        teeth, shade = teeth[:, None], shade[:, None]
+        dark = src_mouth[..., :1] * depth
+        colour = dark + teeth * (src_mouth[..., 1:] * shade - dark)  # (B,3,side,side)
+        # the weight fades out at the window's edge, so it is zero outside (the colour only matters where it is not)
+        window = torch.cat([(inside * self.mouth_fade)[:, None], colour], 1)
+        fields = self.upsample(place_windows(window[:, :, None], first, self.mouth_grid))
+        return fields[:, 0:1], fields[:, 1:]
 
     # --- the lids the portrait keeps open when the driver closes the eyes -----------------------------
     def _opening(self, kp: torch.Tensor, jac: torch.Tensor) -> torch.Tensor:
@@ -429,8 +484,9 @@ class FirstOrderPrior(nn.Module):
         """-> (fill weight (B,1,S,S), fill colour (B,3,S,S)): as the driver closes an eye that the portrait
         keeps open, the lid comes down over it: the portrait's own skin from LID_SKIN_LIFT lid gaps above the
         eye (texture and shading, not a flat colour), carried back to the portrait by the head's motion and slid
-        down, opaque once closed. Computed on the ``grid_lid`` grid: the flow alone cannot do it (the eye is a
-        few pixels tall at motion size, and a soft flow edge stretches the eye instead of covering it)."""
+        down, opaque once closed. Computed on a LID_WINDOW window of the LID_GRID grid around each eye: the flow
+        alone cannot do it (the eye is a few pixels tall at motion size, and a soft flow edge stretches the eye
+        instead of covering it)."""
         o_s, o_d = self._opening(kp_s, jac_s), self._opening(kp_d, jac_d)
         closure = torch.clamp((1.0 - o_d / (o_s + EPS) - 0.1) / LID_CLOSED_AT, 0.0, 1.0)  # (B, 2)
         closure = closure * torch.sigmoid((o_s - 0.03) / 0.01)  # nothing to close on a closed portrait eye
@@ -440,7 +496,8 @@ class FirstOrderPrior(nn.Module):
         e2 = head[:, :, 1] / (torch.linalg.vector_norm(head[:, :, 1], dim=-1, keepdim=True) + EPS)  # head's y
         up, lo = kp_d[:, self.i_upper], kp_d[:, self.i_lower]  # (B, 2, 2)
         centre = 0.5 * (up + lo)
-        dx, dy = self.line_lid - centre[..., 0, None], self.line_lid - centre[..., 1, None]  # (B, 2, G)
+        first, lines = grid_window(centre, self.lid_grid, self.lid_side)  # a window around each eye: (B, 2, 2, G)
+        dx, dy = lines[..., 0, :] - centre[..., 0, None], lines[..., 1, :] - centre[..., 1, None]  # (B, 2, G)
         zero = torch.zeros_like(centre[..., 0])
         sx = (LID_HALF_WIDTH * s_d)[:, None]
         sy = 0.5 * (o_s + LID_MARGIN) * s_d[:, None]  # (B, 2)
@@ -461,10 +518,14 @@ class FirstOrderPrior(nn.Module):
         pts = pts.reshape(b, 2 * g, g, 2)
         skin = self._sample(src_image, pts)
         skin = skin.reshape(b, 3, 2, g, g)
-        fill_sum = fill.sum(1)
-        share = fill / (fill_sum[:, None] + EPS)
-        colour = (skin * share[:, None]).sum(2) * (1.0 - LASH_DARKEN * lash.sum(1).clamp(max=1.0))[:, None]
-        fields = self.upsample(torch.cat([fill_sum.clamp(max=1.0)[:, None], colour], 1))
+        # each eye on its own window, its colour premultiplied by its weight; where the two windows overlap (on
+        # most faces: the eyes are about 20 lid-grid pixels apart) the colour is the weighted mean, as on one grid
+        fill = fill * self.lid_fade
+        window = torch.cat([fill[:, None], skin * (fill * (1.0 - LASH_DARKEN * lash.clamp(max=1.0)))[:, None]], 1)
+        placed = place_windows(window, first, self.lid_grid)  # (B, 4, G, G)
+        fill_sum = placed[:, :1]
+        colour = placed[:, 1:] / (fill_sum + EPS)
+        fields = self.upsample(torch.cat([fill_sum.clamp(max=1.0), colour], 1))
         return fields[:, :1], fields[:, 1:]
 
     def paint(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,

@@ -52,9 +52,16 @@ BAR_DARK, BAR_FLAT, BAR_MOST = 24.0, 4.0, 0.45
 
 
 def _content_in_eighth(small: np.ndarray) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1) of the content, without black bars, in the frame's ``_eighth`` (its rows and columns)."""
+    """(y0, y1, x0, x1) of the content, without black bars, in the frame's ``_eighth`` (its rows and columns).
+    Where an axis's first and last lines are both content, it has no bar: those two lines decide alone."""
+
+    def content(line: np.ndarray) -> bool:
+        med = np.median(line)
+        return bool(med >= BAR_DARK or np.median(np.abs(line - med)) >= BAR_FLAT)
 
     def inner(lines: np.ndarray) -> tuple[int, int]:
+        if content(lines[0]) and content(lines[-1]):  # no bar on either side (the usual case): 4 lines, not all
+            return 0, lines.shape[0]
         med = np.median(lines, axis=1)
         mad = np.median(np.abs(lines - med[:, None]), axis=1)
         idx = np.flatnonzero((med >= BAR_DARK) | (mad >= BAR_FLAT))

@@ -229,3 +229,60 @@ def test_affine_field_is_the_affine_function_on_the_grid():
     want = (x0[..., None, None] + ax[..., None, None] * (g[..., 0] - cx[..., None, None])
             + ay[..., None, None] * (g[..., 1] - cy[..., None, None]))
     np.testing.assert_allclose(field.numpy(), want.numpy(), atol=1e-6)
+
+
+def test_place_windows_puts_each_window_at_its_pixel_offset():
+    """Windows whose edges are zero (the fade) land at their first pixel, zero elsewhere; the exported graph's
+    one-frame path (row gathers of the transposed window) and the training batch path agree."""
+    from mimicam.engines.prior import place_windows, window_fade
+
+    rng = np.random.default_rng(3)
+    side, grid = 6, 17
+    fields = torch.from_numpy(rng.normal(size=(2, 3, 2, side, side)).astype(np.float32)) * window_fade(side)
+    first = torch.tensor([[[0.0, 11.0], [7.0, 3.0]], [[11.0, 0.0], [2.0, 9.0]]])  # (B, N, 2): x then y
+    want = np.zeros((2, 3, grid, grid), np.float32)
+    for b in range(2):
+        for k in range(2):
+            x, y = (int(v) for v in first[b, k])
+            want[b, :, y:y + side, x:x + side] += fields[b, :, k].numpy()
+    np.testing.assert_allclose(place_windows(fields, first, grid).numpy(), want, atol=1e-6)
+    for b in range(2):
+        np.testing.assert_allclose(place_windows(fields[b:b + 1], first[b:b + 1], grid).numpy(), want[b:b + 1],
+                                   atol=1e-6)
+
+
+@pytest.mark.parametrize("face", ["normal", "small"])
+def test_windowed_mouth_and_lids_equal_the_whole_grid(face):
+    """The mouth and the lids are computed on windows around the driven mouth and eyes: the paint is the one the
+    whole grid gives, on a face of the example's size and on a small one."""
+    from mimicam.engines.prior import FirstOrderPrior, grid_window, window_fade
+
+    cfg = get_config("lite")
+    f = example_inputs(cfg)
+    kp_s, jac_s = f["kp_source_in"].copy(), f["jac_source_in"].copy()
+    if face == "small":  # the face at 0.4 of its size: the eyes 0.4 as far apart
+        kp_s, jac_s = 0.4 * kp_s, 0.4 * jac_s
+    kp_d = kp_s.copy()
+    ui, li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
+    kp_d[0, li, 1] += 0.2 * float(np.sqrt(abs(np.linalg.det(jac_s[0, 0]))))  # the mouth opens wide
+    for up, lo in (("r_upper_lid", "r_lower_lid"), ("l_upper_lid", "l_lower_lid")):
+        u, low = KP_INDEX[up], KP_INDEX[lo]
+        kp_d[0, u] += 0.6 * (kp_s[0, low] - kp_s[0, u])  # both eyes close
+    src = torch.from_numpy(f["source"])
+    mouth = torch.tensor([[[[0.2, 0.8]], [[0.1, 0.8]], [[0.1, 0.75]]]])
+    t = [torch.from_numpy(a) for a in (kp_s, jac_s, kp_d, jac_s)]
+    windowed = FirstOrderPrior(cfg).eval()
+    whole = FirstOrderPrior(cfg).eval()
+    whole.mouth_side, whole.lid_side = whole.mouth_grid, whole.lid_grid
+    whole.mouth_fade, whole.lid_fade = torch.ones(whole.mouth_grid, whole.mouth_grid), torch.ones(whole.lid_grid,
+                                                                                                  whole.lid_grid)
+    with torch.no_grad():
+        got, want = windowed.paint(src, mouth, *t), whole.paint(src, mouth, *t)
+    assert float(want[1].max()) > 0.5  # painted: the mouth and the lids
+    eyes = 0.5 * (t[2][:, windowed.i_upper] + t[2][:, windowed.i_lower])  # driven eye centres (1, 2, 2)
+    first, _ = grid_window(eyes, windowed.lid_grid, windowed.lid_side)
+    apart = abs(float(first[0, 0, 0] - first[0, 1, 0]))
+    assert apart < windowed.lid_side  # the two eye windows overlap (they do on most faces): both add up right
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4)
+    assert window_fade(8)[0].max() == 0 and window_fade(8)[4, 4] == 1
