@@ -286,3 +286,19 @@ def test_windowed_mouth_and_lids_equal_the_whole_grid(face):
     for a, b in zip(got, want):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4)
     assert window_fade(8)[0].max() == 0 and window_fade(8)[4, 4] == 1
+
+
+def test_warp_of_a_training_batch_is_each_item_warped_by_its_own_flow():
+    """Training warps batches: every item by its own flow (04e1839 and before warped the whole batch as its first
+    item, one image broadcast over the batch); the exported graph's one-frame gather gives the same numbers."""
+    from mimicam.engines.prior import FirstOrderPrior
+
+    prior = FirstOrderPrior(get_config("lite"))
+    image = torch.from_numpy(np.random.default_rng(2).random((2, 3, 256, 256), dtype=np.float32))
+    flow = prior.grid_m.expand(2, -1, -1, -1).clone()
+    flow[1] += 0.1
+    out = prior.warp(image, flow)
+    assert out.shape == image.shape
+    for i in range(2):
+        np.testing.assert_allclose(out[i:i + 1].numpy(), prior.warp(image[i:i + 1], flow[i:i + 1]).numpy(), atol=1e-5)
+    assert float((out[1] - image[1]).abs().mean()) > 0.05 and float((out[0] - image[0]).abs().max()) < 1e-5
