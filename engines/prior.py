@@ -22,8 +22,9 @@ shaded mouth (upper teeth in the portrait's light, a warm dark interior) instead
 that shows its teeth keeps them (on a wide opening the weights inside its mouth go to the upper inner lip's
 motion, and only the new share of the gap is painted dark). Fields that are affine in the pixel position are
 built as a row plus a column (``affine_field``); the mouth and each lid are computed on a window of their grid
-around the driven mouth and eye and placed on it (``grid_window``, ``place_windows``). The paste mask covers only what moves
-by more than about half a pixel (and the mouth fill), so still parts keep the portrait's full resolution.
+around the driven mouth and eye and placed on it (``grid_window``, ``place_windows``). The paste mask covers
+only what moves by more than about half a pixel (and the mouth fill), so still parts keep the portrait's full
+resolution.
 
 Everything here is exportable to ONNX opset 17: closed-form 2x2 inverses, no ``torch.inverse``.
 """
