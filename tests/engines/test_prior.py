@@ -263,7 +263,7 @@ def test_windowed_mouth_and_lids_equal_the_whole_grid(face):
     if face == "small":  # the face at 0.4 of its size: the eyes 0.4 as far apart
         kp_s, jac_s = 0.4 * kp_s, 0.4 * jac_s
     kp_d = kp_s.copy()
-    ui, li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
+    li = KP_INDEX["lower_inner_lip"]
     kp_d[0, li, 1] += 0.2 * float(np.sqrt(abs(np.linalg.det(jac_s[0, 0]))))  # the mouth opens wide
     for up, lo in (("r_upper_lid", "r_lower_lid"), ("l_upper_lid", "l_lower_lid")):
         u, low = KP_INDEX[up], KP_INDEX[lo]
