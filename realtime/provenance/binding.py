@@ -55,17 +55,17 @@ def _content_in_eighth(small: np.ndarray) -> tuple[int, int, int, int]:
     """(y0, y1, x0, x1) of the content, without black bars, in the frame's ``_eighth`` (its rows and columns).
     Where an axis's first and last lines are both content, it has no bar: those two lines decide alone."""
 
-    def content(line: np.ndarray) -> bool:
-        med = np.median(line)
-        return bool(med >= BAR_DARK or np.median(np.abs(line - med)) >= BAR_FLAT)
-
-    def inner(lines: np.ndarray) -> tuple[int, int]:
-        if content(lines[0]) and content(lines[-1]):  # no bar on either side (the usual case): 4 lines, not all
-            return 0, lines.shape[0]
+    def content(lines: np.ndarray) -> np.ndarray:
+        """(n, m) lines -> (n,) True where a line is content, not bar."""
         med = np.median(lines, axis=1)
         mad = np.median(np.abs(lines - med[:, None]), axis=1)
-        idx = np.flatnonzero((med >= BAR_DARK) | (mad >= BAR_FLAT))
+        return (med >= BAR_DARK) | (mad >= BAR_FLAT)
+
+    def inner(lines: np.ndarray) -> tuple[int, int]:
         n = lines.shape[0]
+        if content(lines[[0, -1]]).all():  # no bar on either side (the usual case): two lines, not all
+            return 0, n
+        idx = np.flatnonzero(content(lines))
         if idx.size == 0:
             return 0, n
         return min(idx[0], int(n * BAR_MOST)), max(idx[-1] + 1, n - int(n * BAR_MOST))
