@@ -56,6 +56,19 @@ def runtime_checks() -> list[Check]:
         out.append(Check("MediaPipe", True, getattr(mediapipe, "__version__", "installed")))
     except ImportError as exc:
         out.append(Check("MediaPipe", False, str(exc), "pip install mediapipe"))
+    from ..realtime import face_tracker
+
+    if face_tracker.available():
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("ai-edge-litert")
+        except PackageNotFoundError:
+            v = "installed"
+        out.append(Check("face tracking", True, f"LiteRT {v}: the landmark model on {face_tracker.THREADS} threads"))
+    else:
+        out.append(Check("face tracking", True, "MediaPipe's VIDEO mode (LiteRT is not installed: landmarks take "
+                                                "about twice as long)"))
     return out
 
 

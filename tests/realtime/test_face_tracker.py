@@ -50,12 +50,15 @@ def _both(frames: list[np.ndarray], fps: float = 30.0):
         theirs.close()
 
 
-@pytest.mark.parametrize("turn", [0.0, 25.0])
-def test_tracked_points_are_mediapipes(turn):
-    """A moving head, upright and with the frame turned by 25 degrees (so the region's turn matters):
-    within 0.3% of the face's size on average. With the region turned the wrong way this is 4-5%, and
-    without MediaPipe's smoothing about 1%."""
-    pairs = _both(_frames("lp_d12_man_talking_headmove.mp4", 90, turn))
+CLIPS = sorted(p.name for p in DRIVING.glob("*.mp4"))
+
+
+@pytest.mark.parametrize("name,turn", [(c, 0.0) for c in CLIPS] + [("lp_d12_man_talking_headmove.mp4", 25.0)])
+def test_tracked_points_are_mediapipes(name, turn):
+    """Every driving clip, and a moving head with the frame turned by 25 degrees (so the region's turn
+    matters): within 0.3% of the face's size on average (0.01-0.19% measured). With the region turned the
+    wrong way the turned clip is at 4-5%, and without MediaPipe's smoothing lp_d12 is at about 1%."""
+    pairs = _both(_frames(name, 90, turn))
     d = []
     for ours, theirs in pairs:
         assert (ours is None) == (theirs is None)
@@ -65,7 +68,7 @@ def test_tracked_points_are_mediapipes(turn):
             d.append(np.linalg.norm(ours.xy - theirs.xy, axis=1).mean() / max(x1 - x0, y1 - y0))
             # depth is scaled like x, as MediaPipe's points are
             assert np.abs(ours.points[:, 2] - theirs.points[:, 2]).mean() < 0.02 * (x1 - x0)
-    assert len(d) == 90
+    assert len(d) == len(pairs) >= 60   # a face in every frame, for both
     assert np.mean(d) < 0.003, np.mean(d)
 
 
