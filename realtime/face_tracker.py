@@ -21,6 +21,7 @@ LiteRT is imported here and nowhere else; where it is not installed (it has no W
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import math
 import zipfile
@@ -51,7 +52,8 @@ def _interpreter_class():
 
 
 def available() -> bool:
-    return _interpreter_class() is not None
+    """Whether LiteRT is installed (found, not loaded: loading it installs the network guard)."""
+    return importlib.util.find_spec("ai_edge_litert") is not None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ module that talks to MediaPipe (``face_tracker`` runs one model of its bundle wi
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -26,6 +27,8 @@ from .assets import landmarker_model
 from .errors import NoFaceError
 from .face_tracker import FaceTracker
 from .types import Landmarks
+
+log = logging.getLogger(__name__)
 
 
 # Portrait analysis (find_portrait_face): MediaPipe's detector misses faces that are small in the frame, so
@@ -126,10 +129,12 @@ class LandmarkStage:
     def open(self) -> "LandmarkStage":
         if self._lm is None:
             if face_tracker.available():
-                self._tracker = FaceTracker().open(landmarker_model())
-                self._lm = _create(video=False, num_faces=1)
-            else:
-                self._lm = _create(video=True, num_faces=1)
+                try:
+                    self._tracker = FaceTracker().open(landmarker_model())
+                except (ImportError, OSError, RuntimeError, ValueError) as exc:   # a broken LiteRT install
+                    log.warning("LiteRT could not run the face model (%s); MediaPipe follows the face", exc)
+                    self._tracker = None
+            self._lm = _create(video=self._tracker is None, num_faces=1)
             self._last_ms = -1
         return self
 

@@ -108,9 +108,21 @@ def test_the_region_follows_mediapipes_rule():
 
 
 def test_without_litert_mediapipe_follows_the_face(monkeypatch):
-    monkeypatch.setattr(FT, "_interpreter_class", lambda: None)
+    monkeypatch.setattr(FT, "available", lambda: False)
     frames = _frames("lp_d9_man_glasses_webcam.mp4", 3)
     with L.LandmarkStage() as stage:
         assert stage.tracking == "mediapipe"
         got = [stage.detect(f, i * 33_000_000) for i, f in enumerate(frames)]
     assert all(g is not None and g.points.shape == (478, 3) for g in got)
+
+
+def test_a_broken_litert_falls_back_to_mediapipe(monkeypatch, caplog):
+    def broken(self, bundle):
+        raise RuntimeError("LiteRT (ai-edge-litert) is not installed")
+
+    monkeypatch.setattr(FT.FaceTracker, "open", broken)
+    frames = _frames("lp_d9_man_glasses_webcam.mp4", 2)
+    with L.LandmarkStage() as stage:
+        assert stage.tracking == "mediapipe"
+        assert all(stage.detect(f, i * 33_000_000) is not None for i, f in enumerate(frames))
+    assert "MediaPipe follows the face" in caplog.text

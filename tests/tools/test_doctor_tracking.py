@@ -10,6 +10,6 @@ def _tracking():
 def test_doctor_names_litert_or_mediapipe(monkeypatch):
     if face_tracker.available():
         assert _tracking().detail.startswith("LiteRT ")
-    monkeypatch.setattr(face_tracker, "_interpreter_class", lambda: None)
+    monkeypatch.setattr(face_tracker, "available", lambda: False)
     check = _tracking()
     assert check.ok and "MediaPipe's VIDEO mode" in check.detail
