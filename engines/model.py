@@ -13,7 +13,7 @@ from torch import nn
 from .config import GeneratorConfig
 from .layout import KP_INDEX
 from .network import LOG_EPS, DenseMotion, FeatureEncoder, ResidualDecoder, resample_flow
-from .prior import FirstOrderPrior, make_grid
+from .prior import LUMA_BGR, FirstOrderPrior, make_grid
 
 _LIP_KPS = ("upper_inner_lip", "lower_inner_lip", "upper_lip", "lower_lip")
 _SKIN_KPS = ("r_cheek", "l_cheek", "forehead", "nose")
@@ -25,7 +25,6 @@ MOUTH_SHADE, MOUTH_DEEPEN = 0.3, 0.8
 # a warm painting ivory ones, a night shot dim ones).
 TEETH_LUMA, TEETH_LUMA_GAIN, TEETH_LUMA_MAX, TEETH_TINT = 0.35, 0.75, 0.85, 0.3
 SKIN_POOL = 8  # skin is read from the portrait averaged over 8x8 pixels, not from one pixel
-LUMA_BGR = (0.114, 0.587, 0.299)
 
 
 def _luma_and_tint(colour: torch.Tensor, power: float) -> tuple[torch.Tensor, torch.Tensor]:

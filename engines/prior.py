@@ -18,7 +18,8 @@ with a wide compact edge over the hair and a narrow one below the jaw) separates
 motion, the nearest one dominating where they overlap; an iris fades out as its eye closes. The flow is
 computed at ``motion_size`` and upsampled; the portrait is sampled once at ``image_size`` with 2-D
 gathers (bilinear). The mouth interior that the driver opens but the portrait keeps closed is filled with a
-shaded mouth (upper teeth in the portrait's light, a warm dark interior) instead of stretched lips; a portrait
+shaded mouth (upper teeth in the portrait's light, a warm dark interior with its roof in shadow and, on a wide
+opening, a tongue over its floor) instead of stretched lips; a portrait
 that shows its teeth keeps them (on a wide opening the weights inside its mouth go to the upper inner lip's
 motion, and only the new share of the gap is painted dark). Fields that are affine in the pixel position are
 built as a row plus a column (``affine_field``); the mouth and each lid are computed on a window of their grid
@@ -63,7 +64,17 @@ TEETH_HEIGHT, TEETH_MAX_SHARE, TEETH_EDGE = 0.13, 0.6, 0.012
 TEETH_HALF_U, TEETH_SIDE_EDGE, TEETH_SIDE_SHADE = 0.75, 0.1, 0.45
 TEETH_LIP_SHADOW, TEETH_SHADOW_DEPTH = 0.25, 0.5
 TEETH_OPACITY = 0.9
-DEPTH_FALLOFF, DEPTH_MIN = 0.5, 0.3          # the interior darkens towards its centre: 1 - 0.5 r, at least 0.3
+# The interior's light (times its colour, ``src_mouth``): the roof of the mouth, under the upper lip, in shadow
+# (ROOF_SHADE), lighter towards the floor; darker towards the corners (1 - CORNER_SHADE u^2). On a wide opening
+# (inner-lip gap over TONGUE_FROM mouth widths, fully from TONGUE_FROM + TONGUE_RAMP) the tongue shows over the
+# floor: a dome TONGUE_HALF_U wide and TONGUE_HEIGHT tall (in u and v) standing on the lower lip, TONGUE_GAIN
+# times the interior's colour with TONGUE_SATURATION of its chroma (the interior's colour is the lips' deepened),
+# its luma at most TONGUE_LUMA_MAX (it is inside the mouth's shade, however pale the lips).
+# Before, the light fell off from the centre outwards (1 - 0.5 r): a dark middle in a lighter rim, a grey disc.
+ROOF_SHADE, CORNER_SHADE = 0.45, 0.5
+TONGUE_FROM, TONGUE_RAMP, TONGUE_HALF_U, TONGUE_HEIGHT, TONGUE_EDGE = 0.2, 0.15, 0.8, 0.75, 0.12
+TONGUE_GAIN, TONGUE_SATURATION, TONGUE_LUMA_MAX = 2.0, 0.6, 0.35
+LUMA_BGR = (0.114, 0.587, 0.299)
 MOUTH_GRID = 256  # side of the grid the mouth is drawn on (at most the crop's side, which needs no upsampling)
 # The mouth and each lid are computed on a window of their grid around the driven mouth and eye, not on the whole
 # grid (most of the closed-form graph's time went to those grids): MOUTH_WINDOW mouth-grid pixels (the mouth's
@@ -469,9 +480,18 @@ class FirstOrderPrior(nn.Module):
                  * torch.sigmoid((TEETH_HALF_U - u.abs()) / TEETH_SIDE_EDGE) * TEETH_OPACITY * (1.0 - shown))
         shade = ((1.0 - TEETH_SIDE_SHADE * u * u)
                  * (1.0 - TEETH_LIP_SHADOW * torch.clamp(1.0 - below / (TEETH_SHADOW_DEPTH * height + EPS), 0.0, 1.0)))
-        depth = torch.clamp(1.0 - DEPTH_FALLOFF * r, DEPTH_MIN, 1.0)[:, None]
+        corners = (1.0 - CORNER_SHADE * u * u)[:, None]
+        roof = (ROOF_SHADE + (1.0 - ROOF_SHADE) * torch.clamp(0.5 * (v + 1.0), 0.0, 1.0))[:, None]
+        wide = torch.clamp((m.gap / w[:, 0, 0] - TONGUE_FROM) / TONGUE_RAMP, 0.0, 1.0)[:, None, None]
+        dome = torch.sqrt((u / TONGUE_HALF_U) ** 2 + ((v - 1.0) / TONGUE_HEIGHT) ** 2 + EPS)
+        tongue = (torch.sigmoid((1.0 - dome) / TONGUE_EDGE) * wide)[:, None]
+        interior = src_mouth[..., :1]
+        luma = (interior * interior.new_tensor(LUMA_BGR).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        gain = torch.clamp(TONGUE_LUMA_MAX / (luma + EPS), max=TONGUE_GAIN)
+        tongue_colour = gain * (luma + TONGUE_SATURATION * (interior - luma))
+        dark = interior * roof * corners
+        dark = dark + tongue * (tongue_colour * corners - dark)
         teeth, shade = teeth[:, None], shade[:, None]
-        dark = src_mouth[..., :1] * depth
         colour = dark + teeth * (src_mouth[..., 1:] * shade - dark)  # (B,3,side,side)
         # the weight fades out at the window's edge, so it is zero outside (the colour only matters where it is not)
         window = torch.cat([(inside * self.mouth_fade)[:, None], colour], 1)

@@ -44,8 +44,9 @@ def test_a_smiling_portrait_keeps_its_teeth(portrait_path):
     upper = out_col[: len(teeth)]
     assert upper.mean() > 0.8 * teeth.mean()  # her own upper teeth, still on her upper lip: not a grey disc
     n = len(out_col)  # 3.5 of her gap: the lower 2.5 / 3.5 of it is new
-    lower = out_col[int(0.5 * n): int(0.9 * n)]
-    assert lower.mean() < 0.5 * teeth.mean()  # the newly opened part, above the lower lip, is dark mouth ...
+    roof, lower = out_col[int(0.3 * n): int(0.5 * n)], out_col[int(0.5 * n): int(0.9 * n)]
+    assert roof.mean() < 0.5 * teeth.mean()  # the newly opened part, above the lower lip, is dark mouth ...
+    assert lower.mean() < 0.6 * teeth.mean()  # (its floor, the tongue, a little lighter)
     bright = int((out_col > 0.75 * teeth.mean()).sum())
     assert bright <= 1.3 * int((src_col > 0.75 * teeth.mean()).sum()) + 2  # ... not her teeth stretched tall
 
@@ -112,3 +113,42 @@ def test_the_painted_upper_teeth_keep_their_size_as_the_mouth_opens():
     assert heights[0] >= 3  # teeth are shown (about 0.13 mouth widths: 3 px on this 25-px mouth)
     assert abs(heights[1] - heights[0]) <= 1
     assert darks[1] > darks[0] + 0.2 * width * s / 2  # the opening shows more dark mouth
+
+
+def test_a_wide_open_mouth_has_a_shaded_roof_and_a_tongue():
+    """The painted interior is not a flat disc: its roof, under the upper teeth, is in shadow; on a wide opening a
+    tongue shows over its floor (lighter, and pinker than grey but less deep than the interior), and a mouth
+    opened a little shows none."""
+    from mimicam.engines.export import example_inputs
+    from mimicam.engines.prior import FirstOrderPrior
+
+    cfg = get_config("lite")
+    f = example_inputs(cfg)
+    kp_s, jac = f["kp_source_in"].copy(), torch.from_numpy(f["jac_source_in"])
+    ui, li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
+    kp_s[0, li, 1] = kp_s[0, ui, 1] + 0.005  # a closed mouth
+    width = float(np.linalg.norm(kp_s[0, KP_INDEX["l_mouth_corner"]] - kp_s[0, KP_INDEX["r_mouth_corner"]]))
+    prior = FirstOrderPrior(cfg).eval()
+    interior = np.array([0.05, 0.06, 0.2])  # BGR: a deep red
+    s = cfg.image_size
+
+    def column(opening, teeth=0.9):
+        colours = torch.tensor([[interior[0], teeth], [interior[1], teeth], [interior[2], teeth]]).view(1, 3, 1, 2)
+        kp_d = kp_s.copy()
+        kp_d[0, li, 1] += opening * width
+        with torch.no_grad():
+            _, colour = prior.mouth(torch.from_numpy(kp_s), jac, torch.from_numpy(kp_d), jac, colours.float())
+        x = int(((kp_d[0, ui, 0] + kp_d[0, li, 0]) / 2 + 1) / 2 * s)
+        y0, y1 = (int((kp_d[0, k, 1] + 1) / 2 * s) for k in (ui, li))
+        return colour[0, :, y0:y1 + 1, x].numpy().T  # (rows, BGR), top to bottom
+
+    wide = column(0.6)
+    n = len(wide)
+    roof = wide[int(0.35 * n):int(0.45 * n)].mean(0)  # below the painted upper teeth
+    floor = wide[int(0.75 * n):int(0.9 * n)].mean(0)  # the tongue
+    assert roof.sum() < 0.85 * interior.sum()          # the roof in shadow
+    assert floor.sum() > 1.5 * roof.sum()              # the tongue lighter than the roof
+    assert 1.2 < floor[2] / floor[0] < interior[2] / interior[0]   # pink: redder than grey, less deep
+    narrow = column(0.12, teeth=float(interior.mean()))   # teeth as dark as the interior: only the light shows
+    assert narrow.sum(1).max() <= interior.sum() + 1e-4   # no tongue in a small opening
+    assert column(0.6, teeth=float(interior.mean())).sum(1).max() > 1.2 * interior.sum()   # (in a wide one, yes)
