@@ -310,8 +310,8 @@ def format_table(results: list[ClipResult]) -> str:
 
 
 def _add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--clips", nargs="+", type=Path, required=True, help="driving clips, or folders of clips")
-    p.add_argument("--out", type=Path, required=True, help="folder for evaluate.json and the contact sheets")
+    p.add_argument("--clips", nargs="+", type=Path, help="driving clips, or folders of clips (required)")
+    p.add_argument("--out", type=Path, help="folder for evaluate.json and the contact sheets (required)")
     p.add_argument("--frames", type=int, default=150, help="frames scored per clip (default 150)")
     p.add_argument("--stride", type=int, default=2, help="score every S-th frame (default 2)")
     p.add_argument("--backend", default="ort", help="generator backend (default ort)")
@@ -322,6 +322,9 @@ def _add_args(p: argparse.ArgumentParser) -> None:
                         "and score pose, mouth, blink, sharpness and background drift (OUT/cross.json)")
     p.add_argument("--calibrate", default="neutral", choices=("neutral", "first", "steady"),
                    help="cross-identity mode: the driver's reference frame (default neutral)")
+    p.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
+                   help="only: compare two cross.json files of the same pairs (medians, the mean paired change "
+                        "with a 95%% bootstrap interval, pairs meeting the targets)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -335,6 +338,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..realtime.errors import InputError
 
+    if args.compare:
+        from . import crosseval
+
+        docs = []
+        for path in args.compare:
+            try:
+                docs.append(json.loads(path.read_text()))
+            except (OSError, ValueError) as exc:
+                raise InputError(f"cannot read {path}: {exc}", "give two cross.json files written by "
+                                 "'mimicam evaluate --portraits ...'") from exc
+        print(crosseval.format_compare(crosseval.compare(*docs)))
+        return 0
+    if not args.clips or not args.out:
+        raise InputError("evaluate needs --clips and --out", "or --compare A.json B.json")
     clips = find_clips(args.clips)
     if not clips:
         raise InputError(f"no video clips in {' '.join(map(str, args.clips))}", "give .mp4 files or folders of them")

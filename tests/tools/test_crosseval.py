@@ -63,3 +63,25 @@ def test_one_real_pair_through_the_cli(tmp_path, portrait_path):
     assert doc["summary"]["pose"]["pairs"] == 1
     sheet = cv2.imread(str(out / f"{portrait_path.stem}__{clip.stem}.png"))
     assert sheet is not None and sheet.shape[1] == 2 * 192
+
+
+def test_compare_gives_the_paired_change_not_only_the_medians():
+    """Two runs of the same pairs: the mean paired change and its interval see a small shift of every pair that
+    the medians (which jump across gaps between pairs) may hide or exaggerate."""
+    from mimicam.tools.crosseval import MEASURES, compare, format_compare
+
+    rng = np.random.default_rng(0)
+
+    def doc(values):
+        pairs = [{"portrait": f"p{i}", "driver": "d", **{m: float(v) for m in MEASURES}} for i, v in enumerate(values)]
+        return {"pairs": pairs, "summary": {m: {"meet_target": int((np.asarray(values) >= 0.8).sum())} for m in MEASURES}}
+
+    a = rng.uniform(0.3, 1.0, 40)
+    res = compare(doc(a), doc(a - 0.02))
+    r = res["mouth_corr"]
+    assert r["pairs"] == 40 and abs(r["mean_change"] + 0.02) < 1e-9 and r["mean_abs_change"] == pytest.approx(0.02)
+    assert r["interval_95"][0] - 1e-9 <= -0.02 <= r["interval_95"][1] + 1e-9
+    noisy = compare(doc(a), doc(a + rng.normal(0, 0.05, 40)))["pose"]
+    lo, hi = noisy["interval_95"]
+    assert lo < 0 < hi or abs(noisy["mean_change"]) < 0.03   # noise without a direction
+    assert "mouth_corr" in format_compare(res)
