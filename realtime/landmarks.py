@@ -130,7 +130,8 @@ class LandmarkStage:
         if self._lm is None:
             if face_tracker.available():
                 try:
-                    self._tracker = FaceTracker().open(landmarker_model())
+                    with quiet_native_stderr():   # LiteRT's own "INFO: Created ... delegate" line
+                        self._tracker = FaceTracker().open(landmarker_model())
                 except (ImportError, OSError, RuntimeError, ValueError) as exc:   # a broken LiteRT install
                     log.warning("LiteRT could not run the face model (%s); MediaPipe follows the face", exc)
                     self._tracker = None
