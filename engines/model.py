@@ -41,9 +41,14 @@ def teeth_colour(skin: torch.Tensor) -> torch.Tensor:
     return (tint * torch.clamp(TEETH_LUMA + TEETH_LUMA_GAIN * luma, max=TEETH_LUMA_MAX)).clamp(0.0, 1.0)
 
 
-def interior_colour(lips: torch.Tensor) -> torch.Tensor:
-    """(B,3,1,1) lip colour (BGR, 0-1) -> (B,3,1,1) the colour of the open mouth's interior."""
+def interior_colour(lips: torch.Tensor, skin: torch.Tensor | None = None) -> torch.Tensor:
+    """(B,3,1,1) lip colour (BGR, 0-1) -> (B,3,1,1) the colour of the open mouth's interior; with ``skin``, its
+    chroma also takes the skin's (the light's cast: pale lips in a warm photo gave a blue-grey hole)."""
     luma, tint = _luma_and_tint(lips, 1.0 + MOUTH_DEEPEN)
+    if skin is not None:
+        weights = tint.new_tensor(LUMA_BGR).view(1, 3, 1, 1)
+        tint = tint * _luma_and_tint(skin, 1.0)[1]
+        tint = tint / (tint * weights).sum(1, keepdim=True)
     return (tint * luma * MOUTH_SHADE).clamp(0.0, 1.0)
 
 
@@ -64,7 +69,7 @@ class SourceEncoder(nn.Module):
         skin = F.grid_sample(pooled, kp[:, self.skin_idx][:, None], mode="bilinear", padding_mode="border",
                              align_corners=False).mean(-1, keepdim=True)
         # (B,3,1,2): the interior (a darkened lip colour), the teeth
-        mouth = torch.cat([interior_colour(lip.mean(-1, keepdim=True)), teeth_colour(skin)], -1)
+        mouth = torch.cat([interior_colour(lip.mean(-1, keepdim=True), skin), teeth_colour(skin)], -1)
         return source, mouth, kp, jac, self.features(source)
 
 

@@ -152,3 +152,20 @@ def test_a_wide_open_mouth_has_a_shaded_roof_and_a_tongue():
     narrow = column(0.12, teeth=float(interior.mean()))   # teeth as dark as the interior: only the light shows
     assert narrow.sum(1).max() <= interior.sum() + 1e-4   # no tongue in a small opening
     assert column(0.6, teeth=float(interior.mean())).sum(1).max() > 1.2 * interior.sum()   # (in a wide one, yes)
+
+
+def test_the_interior_takes_the_skins_cast_and_stays_grey_in_black_and_white():
+    """Pale lips in a warm photo (the demo astronaut) gave a blue-grey mouth: the interior also takes the skin's
+    chroma, the light's cast; a grey skin (black and white) changes nothing."""
+    from mimicam.engines.model import interior_colour
+
+    def c(v):
+        return torch.tensor(v, dtype=torch.float32).view(1, 3, 1, 1)
+
+    pale = c((0.69, 0.74, 0.89))                      # BGR: the astronaut's lips
+    warm, grey = c((0.53, 0.64, 0.77)), c((0.6, 0.6, 0.6))
+    alone, cast = interior_colour(pale).view(3), interior_colour(pale, warm).view(3)
+    assert cast[2] / cast[0] > 1.3 * alone[2] / alone[0]   # redder over blue
+    luma = lambda x: float((x * torch.tensor((0.114, 0.587, 0.299))).sum())  # noqa: E731
+    assert abs(luma(cast) - luma(alone)) < 0.02          # as dark
+    torch.testing.assert_close(interior_colour(pale, grey), interior_colour(pale))
