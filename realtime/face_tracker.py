@@ -16,8 +16,8 @@ Finding a face that is not tracked yet (the first frame, after a loss) is MediaP
 (``landmarks.LandmarkStage``) gives the tracker the landmarks it found. On the 9 driving clips the
 tracked points are within 0.2% of the face's size of MediaPipe's VIDEO-mode points (mean per clip).
 
-LiteRT is imported here and nowhere else; where it is not installed (it has no Windows wheel)
-``available()`` says so and the caller keeps MediaPipe's VIDEO mode.
+LiteRT is imported here and nowhere else; where it is not installed (it has no wheel for an Intel Mac) or fails
+to open, the caller keeps MediaPipe's VIDEO mode.
 """
 from __future__ import annotations
 
