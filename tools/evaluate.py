@@ -338,7 +338,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..realtime.errors import InputError
 
-    if args.compare:
+    if getattr(args, "compare", None):   # a Namespace built by a caller may not have it
         from . import crosseval
 
         docs = []

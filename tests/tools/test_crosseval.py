@@ -85,3 +85,26 @@ def test_compare_gives_the_paired_change_not_only_the_medians():
     lo, hi = noisy["interval_95"]
     assert lo < 0 < hi or abs(noisy["mean_change"]) < 0.03   # noise without a direction
     assert "mouth_corr" in format_compare(res)
+
+
+def test_evaluate_compare_from_the_command_line(tmp_path, capsys):
+    from mimicam.realtime.errors import InputError
+    from mimicam.tools.cli import main
+    from mimicam.tools.crosseval import MEASURES
+
+    def write(name, shift):
+        pairs = [{"portrait": f"p{i}", "driver": "d", **{m: 0.5 + 0.01 * i + shift for m in MEASURES}} for i in range(6)]
+        path = tmp_path / name
+        path.write_text(json.dumps({"pairs": pairs, "summary": {m: {"meet_target": 0} for m in MEASURES}}))
+        return str(path)
+
+    assert main(["evaluate", "--compare", write("a.json", 0.0), write("b.json", 0.05)]) == 0
+    out = capsys.readouterr().out
+    assert "mouth_corr" in out and "+0.050" in out
+    with pytest.raises(InputError):
+        from mimicam.tools import evaluate
+        import argparse
+
+        p = argparse.ArgumentParser()
+        evaluate._add_args(p)
+        evaluate.run(p.parse_args([]))   # neither --clips/--out nor --compare
