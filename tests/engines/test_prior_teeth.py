@@ -83,9 +83,10 @@ def test_the_mouth_interior_is_a_deeper_darker_lip_colour():
     assert deep[2] / deep[0] > pink[2] / pink[0]  # redder than the lips themselves
 
 
-def test_the_painted_upper_teeth_keep_their_size_as_the_mouth_opens():
-    """The upper teeth are a physical size below the upper lip: a wider opening shows more dark mouth, not
-    taller teeth (the grey block of 0.1.x grew with the opening)."""
+def _painted_mouth(opening: float, interior, teeth: float):
+    """A closed mouth on the example face, opened by ``opening`` mouth widths: the prior's mouth fill and colour
+    along the mouth's centre column, top to bottom: (fill (rows,), colour (rows, BGR), mouth width in crop
+    units). ``interior``: BGR of the interior; ``teeth``: the teeth's grey."""
     from mimicam.engines.export import example_inputs
     from mimicam.engines.prior import FirstOrderPrior
 
@@ -95,52 +96,41 @@ def test_the_painted_upper_teeth_keep_their_size_as_the_mouth_opens():
     ui, li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
     kp_s[0, li, 1] = kp_s[0, ui, 1] + 0.005  # a closed mouth
     width = float(np.linalg.norm(kp_s[0, KP_INDEX["l_mouth_corner"]] - kp_s[0, KP_INDEX["r_mouth_corner"]]))
-    prior = FirstOrderPrior(cfg).eval()
-    colours = torch.tensor([[0.05, 0.9], [0.05, 0.9], [0.1, 0.9]]).view(1, 3, 1, 2)  # interior, teeth (BGR)
+    colours = torch.tensor([[c, teeth] for c in interior], dtype=torch.float32).view(1, 3, 1, 2)
+    kp_d = kp_s.copy()
+    kp_d[0, li, 1] += opening * width
+    with torch.no_grad():
+        fill, colour = FirstOrderPrior(cfg).eval().mouth(torch.from_numpy(kp_s), jac, torch.from_numpy(kp_d), jac,
+                                                         colours)
     s = cfg.image_size
+    x = int(((kp_d[0, ui, 0] + kp_d[0, li, 0]) / 2 + 1) / 2 * s)
+    y0, y1 = (int((kp_d[0, k, 1] + 1) / 2 * s) for k in (ui, li))
+    return fill[0, 0, y0:y1 + 1, x].numpy(), colour[0, :, y0:y1 + 1, x].numpy().T, width * s / 2
+
+
+def test_the_painted_upper_teeth_keep_their_size_as_the_mouth_opens():
+    """The upper teeth are a physical size below the upper lip: a wider opening shows more dark mouth, not
+    taller teeth (the grey block of 0.1.x grew with the opening)."""
     heights, darks = [], []
     for opening in (0.25, 0.5):
-        kp_d = kp_s.copy()
-        kp_d[0, li, 1] += opening * width
-        with torch.no_grad():
-            fill, colour = prior.mouth(torch.from_numpy(kp_s), jac, torch.from_numpy(kp_d), jac, colours)
-        x = int(((kp_d[0, ui, 0] + kp_d[0, li, 0]) / 2 + 1) / 2 * s)
-        y0, y1 = (int((kp_d[0, k, 1] + 1) / 2 * s) for k in (ui, li))
-        column = (fill[0, 0] * colour[0].mean(0))[y0:y1 + 1, x].numpy()  # what the paint shows, top to bottom
-        assert fill[0, 0, (y0 + y1) // 2, x] > 0.8  # the new interior is painted
+        fill, colour, width_px = _painted_mouth(opening, (0.05, 0.05, 0.1), 0.9)
+        column = fill * colour.mean(1)  # what the paint shows, top to bottom
+        assert fill[(len(fill) - 1) // 2] > 0.8  # the new interior is painted
         heights.append(int((column > 0.3).sum()))
         darks.append(int((column < 0.2).sum()))
     assert heights[0] >= 3  # teeth are shown (about 0.13 mouth widths: 3 px on this 25-px mouth)
     assert abs(heights[1] - heights[0]) <= 1
-    assert darks[1] > darks[0] + 0.2 * width * s / 2  # the opening shows more dark mouth
+    assert darks[1] > darks[0] + 0.2 * width_px  # the opening shows more dark mouth
 
 
 def test_a_wide_open_mouth_has_a_shaded_roof_and_a_tongue():
     """The painted interior is not a flat disc: its roof, under the upper teeth, is in shadow; on a wide opening a
     tongue shows over its floor (lighter, and pinker than grey but less deep than the interior), and a mouth
     opened a little shows none."""
-    from mimicam.engines.export import example_inputs
-    from mimicam.engines.prior import FirstOrderPrior
-
-    cfg = get_config("lite")
-    f = example_inputs(cfg)
-    kp_s, jac = f["kp_source_in"].copy(), torch.from_numpy(f["jac_source_in"])
-    ui, li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
-    kp_s[0, li, 1] = kp_s[0, ui, 1] + 0.005  # a closed mouth
-    width = float(np.linalg.norm(kp_s[0, KP_INDEX["l_mouth_corner"]] - kp_s[0, KP_INDEX["r_mouth_corner"]]))
-    prior = FirstOrderPrior(cfg).eval()
     interior = np.array([0.05, 0.06, 0.2])  # BGR: a deep red
-    s = cfg.image_size
 
     def column(opening, teeth=0.9):
-        colours = torch.tensor([[interior[0], teeth], [interior[1], teeth], [interior[2], teeth]]).view(1, 3, 1, 2)
-        kp_d = kp_s.copy()
-        kp_d[0, li, 1] += opening * width
-        with torch.no_grad():
-            _, colour = prior.mouth(torch.from_numpy(kp_s), jac, torch.from_numpy(kp_d), jac, colours.float())
-        x = int(((kp_d[0, ui, 0] + kp_d[0, li, 0]) / 2 + 1) / 2 * s)
-        y0, y1 = (int((kp_d[0, k, 1] + 1) / 2 * s) for k in (ui, li))
-        return colour[0, :, y0:y1 + 1, x].numpy().T  # (rows, BGR), top to bottom
+        return _painted_mouth(opening, interior, teeth)[1]  # (rows, BGR), top to bottom
 
     wide = column(0.6)
     n = len(wide)
