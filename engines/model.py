@@ -13,10 +13,9 @@ from torch import nn
 from .config import GeneratorConfig
 from .layout import KP_INDEX
 from .network import LOG_EPS, DenseMotion, FeatureEncoder, ResidualDecoder, resample_flow
-from .prior import LUMA_BGR, FirstOrderPrior, make_grid
+from .prior import LUMA_BGR, FirstOrderPrior, make_grid, skin_colour
 
 _LIP_KPS = ("upper_inner_lip", "lower_inner_lip", "upper_lip", "lower_lip")
-_SKIN_KPS = ("r_cheek", "l_cheek", "forehead", "nose")
 # The mouth interior is the lips' colour darkened to MOUTH_SHADE of their luma, with their chroma raised to the
 # power 1 + MOUTH_DEEPEN (a deeper red: a plain darkened pink read as a grey hole; grey lips stay grey)
 MOUTH_SHADE, MOUTH_DEEPEN = 0.3, 0.8
@@ -24,7 +23,6 @@ MOUTH_SHADE, MOUTH_DEEPEN = 0.3, 0.8
 # TEETH_LUMA_MAX), tinted by the skin's chroma to the power TEETH_TINT (a black-and-white photo gets grey teeth,
 # a warm painting ivory ones, a night shot dim ones).
 TEETH_LUMA, TEETH_LUMA_GAIN, TEETH_LUMA_MAX, TEETH_TINT = 0.35, 0.75, 0.85, 0.3
-SKIN_POOL = 8  # skin is read from the portrait averaged over 8x8 pixels, not from one pixel
 
 
 def _luma_and_tint(colour: torch.Tensor, power: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,15 +57,12 @@ class SourceEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.lip_idx = [KP_INDEX[n] for n in _LIP_KPS]
-        self.skin_idx = [KP_INDEX[n] for n in _SKIN_KPS]
         self.features = FeatureEncoder(cfg)
 
     def forward(self, source: torch.Tensor, kp: torch.Tensor, jac: torch.Tensor):
         pts = kp[:, self.lip_idx][:, None]  # (B,1,4,2)
         lip = F.grid_sample(source, pts, mode="bilinear", padding_mode="border", align_corners=False)
-        pooled = F.avg_pool2d(source, SKIN_POOL)
-        skin = F.grid_sample(pooled, kp[:, self.skin_idx][:, None], mode="bilinear", padding_mode="border",
-                             align_corners=False).mean(-1, keepdim=True)
+        skin = skin_colour(source, kp)
         # (B,3,1,2): the interior (a darkened lip colour), the teeth
         mouth = torch.cat([interior_colour(lip.mean(-1, keepdim=True), skin), teeth_colour(skin)], -1)
         return source, mouth, kp, jac, self.features(source)
@@ -106,7 +101,7 @@ class FrameGenerator(nn.Module):
         if not self.learned:  # the closed form: the compositor warps the full-resolution portrait with the flow
             paint, mask, flow, alpha = prior.paint_layer(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
             return paint + 0.0 * src_features[:, :1, :1, :1].mean(), mask, flow, alpha  # keeps the input in the graph
-        motions, weights = prior.motions(kp_s, jac_s, kp_d, jac_d)
+        motions, weights = prior.motions(kp_s, jac_s, kp_d, jac_d, prior.skin_like(src_image, kp_s))
         src_small = self._small(src_image)
         logits, occ_res = self.dense_motion(src_small, motions, weights, kp_s, kp_d, prior.grid_m)
         log_w = torch.log(torch.clamp(weights, min=0.0) + LOG_EPS)

@@ -89,6 +89,14 @@ PASTE_MIN_PX = 0.5  # displacement (pixels of the generated crop) above which th
 LOCAL_SHARPNESS = 4.0  # exponent of the competition between overlapping local keypoints
 BG_SHIFT = 1.4  # uncovered background is sampled this far along the head motion (past the old head's soft edge)
 BG_UNCOVER_GAIN = 2.0
+# ... only where the portrait had its face (out to this face-oval radius, with a soft edge of this width) or
+# something skin-coloured (an ear, a bare neck beside the oval): within SKIN_LIKE_LUMA of the skin's luma (in
+# log ratio) and SKIN_LIKE_CHROMA of its chromaticity (colour / its mean), soft edges SKIN_LIKE_EDGES
+UNCOVER_FACE_TO, UNCOVER_FACE_EDGE = 1.1, 0.08
+SKIN_LIKE_LUMA, SKIN_LIKE_CHROMA, SKIN_LIKE_EDGES = 0.45, 0.25, (0.08, 0.05)
+SKIN_EPS = 1e-3  # added to both lumas: a black pixel is far from any skin but still a number
+SKIN_KPS = ("r_cheek", "l_cheek", "forehead", "nose")
+SKIN_POOL = 8  # skin is read from the portrait averaged over 8x8 pixels, not from one pixel
 # The lid that comes down over an eye the portrait keeps open (template units and shares): an ellipse LID_HALF_WIDTH
 # wide and the portrait's opening + LID_MARGIN tall, with a soft LID_EDGE; fully closed (closure 1) once the
 # driven opening is below 1 - 0.1 - LID_CLOSED_AT of the portrait's; its edge then reaches LID_OVERSHOOT past
@@ -149,6 +157,21 @@ def bilinear_sample(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     vals = vals.reshape((c, 4) + tuple(gx.shape))  # one gather for the 4 neighbours
     wts = torch.stack([(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy])
     return (vals * wts[None]).sum(1)[None]
+
+
+def face_radius(u: torch.Tensor) -> torch.Tensor:
+    """Elliptic radius of template-frame points u (B,H,W,2) in the face oval (1 on its edge)."""
+    dy = u[..., 1] - FACE_CENTRE_Y
+    return torch.sqrt((u[..., 0] / FACE_HALF_WIDTH) ** 2 + (dy / FACE_HALF_HEIGHT) ** 2 + EPS)
+
+
+def skin_colour(source: torch.Tensor, kp: torch.Tensor) -> torch.Tensor:
+    """The portrait's skin colour (B,3,1,1): the mean, over the cheeks, forehead and nose keypoints, of the
+    portrait (B,3,S,S) averaged over ``SKIN_POOL`` pixels."""
+    idx = [KP_INDEX[n] for n in SKIN_KPS]
+    pooled = F.avg_pool2d(source, SKIN_POOL)
+    return F.grid_sample(pooled, kp[:, idx][:, None], mode="bilinear", padding_mode="border",
+                         align_corners=False).mean(-1, keepdim=True)
 
 
 def make_line(side: int) -> torch.Tensor:
@@ -281,10 +304,7 @@ class FirstOrderPrior(nn.Module):
         col = a0[:, :, 0]  # image of the template x axis: rotation and the face's width scale
         sim = torch.stack([torch.stack([col[:, 0], -col[:, 1]], -1), torch.stack([col[:, 1], col[:, 0]], -1)], -2)
         t_sim = kp0[:, None, None, :] + torch.einsum("bij,bhwj->bhwi", sim, rel0)
-        u = self._head_frame(t0, kp0, jinv0)
-        dy = u[..., 1] - FACE_CENTRE_Y
-        r_face = torch.sqrt((u[..., 0] / FACE_HALF_WIDTH) ** 2 + (dy / FACE_HALF_HEIGHT) ** 2 + EPS)
-        w_hair = torch.sigmoid((r_face - HAIR_FROM) / 0.1)
+        w_hair = torch.sigmoid((face_radius(self._head_frame(t0, kp0, jinv0)) - HAIR_FROM) / 0.1)
         return t0 + w_hair[..., None] * (t_sim - t0)
 
     def _neck(self, u: torch.Tensor, kp_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
@@ -305,20 +325,43 @@ class FirstOrderPrior(nn.Module):
         above = torch.sigmoid((u[..., 1] - top[:, 1, None, None] + 0.3) / 0.1)  # nothing above the chin
         return fade * column * above
 
-    def _uncovered(self, z: torch.Tensor, t0: torch.Tensor, h_s: torch.Tensor, h_d: torch.Tensor) -> torch.Tensor:
-        """Background motion: identity, except where the portrait's own head is no longer covered by the
+    def _uncovered(self, z: torch.Tensor, t0: torch.Tensor, h_s: torch.Tensor, h_d: torch.Tensor,
+                   face: torch.Tensor) -> torch.Tensor:
+        """Background motion: identity, except where the portrait's own face is no longer covered by the
         driven head. There the sample is taken further along the head motion ``t0``: a point the driven
         head has uncovered is one whose head-motion sample ``t0(z)`` lies outside the portrait's head, so
         the uncovered area shows the background the head left behind, shifted rigidly (straight lines stay
-        straight), instead of a ghost of the old head. Exactly the identity while the head does not move."""
-        share = torch.clamp(BG_UNCOVER_GAIN * (h_s - h_d), 0.0, 1.0)
+        straight), instead of a ghost of the old face. Exactly the identity while the head does not move.
+
+        Only where the portrait had its face, or something skin-coloured (``face``: 1 there, 0 elsewhere): the
+        rest of the head region is hair, or background, and the fill copied whatever lay beyond the fixed head
+        region, so hair that reaches past it (a veil, long or bushy hair) stood in the sky as a horn, or a
+        smear with a lock in it; left as it is, the old hair stays (the hair looks fuller) and so does the
+        background. Skin is filled: an ear left behind by a turning head floats beside it."""
+        share = torch.clamp(BG_UNCOVER_GAIN * (h_s - h_d), 0.0, 1.0) * face
         return z + (BG_SHIFT * share)[..., None] * (t0 - z)
 
     # --- motions and their prior weights ---------------------------------------------------------
-    def motions(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def skin_like(self, src_image: torch.Tensor, kp_s: torch.Tensor) -> torch.Tensor:
+        """(B,M,M): 1 where the portrait (B,3,S,S), averaged to motion size, has the colour of its own skin
+        (``skin_colour``) in luma and chromaticity, 0 elsewhere (hair, most backgrounds); see ``_uncovered``."""
+        m, pool = self.cfg.motion_size, max(1, self.cfg.image_size // self.cfg.motion_size)
+        small = F.avg_pool2d(src_image, pool) if pool > 1 else src_image
+        if small.shape[-1] != m:
+            small = F.interpolate(small, size=(m, m), mode="bilinear", align_corners=False)
+        skin = skin_colour(src_image, kp_s)
+        lum_s, lum = skin.mean(1, keepdim=True) + SKIN_EPS, small.mean(1, keepdim=True) + SKIN_EPS
+        luma_off = torch.log(lum / lum_s).abs()
+        chroma_off = torch.linalg.vector_norm(small / lum - skin / lum_s, dim=1, keepdim=True)
+        like = (torch.sigmoid((SKIN_LIKE_LUMA - luma_off) / SKIN_LIKE_EDGES[0])
+                * torch.sigmoid((SKIN_LIKE_CHROMA - chroma_off) / SKIN_LIKE_EDGES[1]))
+        return F.avg_pool2d(like, 3, stride=1, padding=1, count_include_pad=False)[:, 0]
+
+    def motions(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
+                skin_like: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """-> motions (B, K+1, M, M, 2): [background, head, local...]; weights (B, K+1, M, M) summing
-        to 1. ``blend`` them into the flow and ``moved(flow)`` gives the paste mask."""
+        to 1. ``blend`` them into the flow and ``moved(flow)`` gives the paste mask. ``skin_like`` (B,M,M),
+        from ``skin_like``: where, beside the face oval, the background fill also acts (none without it)."""
         z = self.grid_m  # (1,M,M,2)
         a = torch.matmul(jac_s, inv2x2(jac_d))  # (B,K,2,2)
         # z - kp_d along each axis, (B,K,M): the first-order motions kp_s + a (z - kp_d) are affine in z
@@ -334,7 +377,10 @@ class FirstOrderPrior(nn.Module):
         zb = z.expand(kp_s.shape[0], -1, -1, -1)
         u_src = self._head_frame(zb, kp_s[:, 0], jinv0)
         above_jaw = torch.sigmoid((JAW_LINE - u_src[..., 1]) / 0.1)
-        bg = self._uncovered(zb, t[:, 0], self._region(u_src) * above_jaw, h)
+        face = torch.sigmoid((UNCOVER_FACE_TO - face_radius(u_src)) / UNCOVER_FACE_EDGE)
+        if skin_like is not None:
+            face = torch.maximum(face, skin_like)
+        bg = self._uncovered(zb, t[:, 0], self._region(u_src) * above_jaw, h, face)
         neck = self._neck(u_src, kp_s, kp_d, jac_d, jinv0)[..., None]
         bg = bg + neck * (t[:, 0] - bg)
         # local keypoints take over from the head motion near their driving position
@@ -575,7 +621,7 @@ class FirstOrderPrior(nn.Module):
         premultiplied by its alpha (B,3,S,S), paste mask (B,1,S,S), flow (B,M,M,2), paint alpha (B,1,S,S)).
         ``forward`` lays the same paint over the 256-px warp, which this graph does not compute (the compositor
         warps the portrait at full resolution instead; the crop's warp was a quarter of the generator's time)."""
-        flow = self.blend(*self.motions(kp_s, jac_s, kp_d, jac_d))  # once: the warp and the paste mask share it
+        flow = self.blend(*self.motions(kp_s, jac_s, kp_d, jac_d, self.skin_like(src_image, kp_s)))  # once: the warp and the paste mask share it
         premultiplied, alpha = self.paint(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
         return premultiplied, torch.maximum(self.upsample(self.moved(flow)), alpha), flow, alpha
 
