@@ -621,7 +621,8 @@ class FirstOrderPrior(nn.Module):
         premultiplied by its alpha (B,3,S,S), paste mask (B,1,S,S), flow (B,M,M,2), paint alpha (B,1,S,S)).
         ``forward`` lays the same paint over the 256-px warp, which this graph does not compute (the compositor
         warps the portrait at full resolution instead; the crop's warp was a quarter of the generator's time)."""
-        flow = self.blend(*self.motions(kp_s, jac_s, kp_d, jac_d, self.skin_like(src_image, kp_s)))  # once: the warp and the paste mask share it
+        # once: the warp and the paste mask share it
+        flow = self.blend(*self.motions(kp_s, jac_s, kp_d, jac_d, self.skin_like(src_image, kp_s)))
         premultiplied, alpha = self.paint(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
         return premultiplied, torch.maximum(self.upsample(self.moved(flow)), alpha), flow, alpha
 
