@@ -46,15 +46,19 @@ def whiten(gray: np.ndarray, scale: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def fold_index(shape: tuple[int, int], scale: float) -> np.ndarray:
-    """Flat tile-bin index (BINS*BINS) of every pixel of a ``shape`` frame at ``scale`` (cached, read-only)."""
+def fold_index(shape: tuple[int, int], scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Tile-bin membership of a ``shape`` frame's rows and columns at ``scale``: one-hot matrices
+    (BINS, h) and (w, BINS), so that folding is two matrix products (cached, read-only)."""
     h, w = shape
     step = P.TILE / BINS
     by = (((np.arange(h) + 0.5) / scale) % P.TILE // step).astype(np.int32)
     bx = (((np.arange(w) + 0.5) / scale) % P.TILE // step).astype(np.int32)
-    index = (by[:, None] * BINS + bx[None, :]).ravel()
-    index.flags.writeable = False
-    return index
+    rows = np.zeros((BINS, h), np.float32)
+    rows[by, np.arange(h)] = 1.0
+    cols = np.zeros((w, BINS), np.float32)
+    cols[np.arange(w), bx] = 1.0
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols
 
 
 def _chips(f: np.ndarray) -> np.ndarray:
@@ -65,10 +69,11 @@ def _chips(f: np.ndarray) -> np.ndarray:
     return np.stack([s[py::2, px::2] for py in (0, 1) for px in (0, 1)])
 
 
-def fold(residual: np.ndarray, index: np.ndarray) -> np.ndarray:
+def fold(residual: np.ndarray, index: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """-> (ORIENTATIONS, SUBPHASES, GRID, GRID) chip features: 2x2-bin sums of the folded residual, as
-    received and mirrored."""
-    f = np.bincount(index, weights=residual.ravel(), minlength=BINS * BINS).reshape(BINS, BINS)
+    received and mirrored. ``index``: ``fold_index`` of the residual's shape."""
+    rows, cols = index
+    f = (rows @ (residual.astype(np.float32, copy=False) @ cols)).astype(np.float64)
     return np.stack([_chips(f), _chips(f[:, ::-1])])
 
 

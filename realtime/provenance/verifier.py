@@ -109,6 +109,8 @@ class MarkVerifier:
         self.search_frames = search_frames
         self._frames: deque[_Entry] = deque(maxlen=window)
         self.last_hypothesis: _Hypothesis | None = None
+        self._geometry: tuple[float, float, float] | None = None   # (scale, centre, angle) of the last valid window
+        self._shape: tuple[int, ...] | None = None                 # frame size of the stream
 
     @property
     def hypotheses(self) -> int:
@@ -128,7 +130,8 @@ class MarkVerifier:
         return math.log(family) - hyp.z * hyp.z / 2 if hyp.z > 0 else 0.0
 
     def reset(self) -> None:
-        """Forget the window."""
+        """Forget the window (the geometry of the last valid window is kept: the next window of the
+        same stream tries it first)."""
         self._frames.clear()
 
     def feed(self, image: np.ndarray) -> None:
@@ -136,8 +139,9 @@ class MarkVerifier:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         if image.ndim != 2 or min(image.shape) < 16:
             raise ValueError(f"MarkVerifier.feed image: expected HxWx3 or HxW, >= 16 px, got {image.shape}")
-        if self._frames and image.shape != self._frames[-1].gray.shape:
+        if image.shape != self._shape:
             self._frames.clear()            # a new size is a new stream
+            self._geometry, self._shape = None, image.shape
         self._frames.append(_Entry(np.ascontiguousarray(image), {}))
 
     # -- search -------------------------------------------------------------------------------
@@ -208,10 +212,21 @@ class MarkVerifier:
         return [(h.scale, c, h.angle) for h, c in best.values()] or [(1.0, 1.0, 0.0)]
 
     def result(self) -> MarkResult:
+        """The window's verdict. With the full search, the geometry of the stream's last valid window is
+        tried first and kept if it gives a valid verdict again (a file keeps its geometry); otherwise the
+        search runs. Evaluating fewer hypotheses never lowers the p-value: it always counts the whole
+        search."""
         if not self._frames:
             return MarkResult(False, 1.0, "absent", None, 0, note="no frames")
         entries = list(self._frames)
+        if self.scales is None and self._geometry is not None:
+            found = self._verdict(entries, [self._geometry])
+            if found.status == "valid":
+                return found
         candidates = [(s, s, 0.0) for s in self.scales] if self.scales is not None else self._best_scale(entries)
+        return self._verdict(entries, candidates)
+
+    def _verdict(self, entries: list[_Entry], candidates: list[tuple[float, float, float]]) -> MarkResult:
         best = min((self._evaluate(entries, s, c, a) for s, c, a in candidates), key=self._log_p)
         self.last_hypothesis = best
         p = math.exp(min(self._log_p(best), 0.0))
@@ -219,7 +234,11 @@ class MarkVerifier:
                       hypotheses=self.hypotheses)
         if p > self.alpha:
             return MarkResult(False, p, "absent", None, len(entries), **common)
-        return self._check_payload(best, entries, p, common)
+        found = self._check_payload(best, entries, p, common)
+        if found.status == "valid":
+            geometry = next(g for g in candidates if g[0] == best.scale and g[2] == best.angle)
+            self._geometry = geometry
+        return found
 
     # -- payload ------------------------------------------------------------------------------
     def soft_candidates(self, hyp: _Hypothesis) -> list[np.ndarray]:

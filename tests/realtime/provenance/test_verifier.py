@@ -217,3 +217,33 @@ def test_letterboxed_frames_stay_bound(ours):
 
     r = verify([pillarbox(f) for f in ours[:10]], scales=(1.0,))
     assert r.status == "valid" and r.binding > 0.8
+
+
+def test_stream_reuses_a_valid_windows_geometry_and_never_shortcuts_other_content(sent, other30):
+    """The second window of a stream is checked at the first valid window's geometry, without the search;
+    a window that is not valid there (other footage, even carrying a replayed payload) is searched in full,
+    and a new frame size forgets the geometry."""
+    import cv2
+
+    v = MarkVerifier(KEY)
+    searches = []
+    full_search = v._best_scale
+    v._best_scale = lambda entries: searches.append(len(entries)) or full_search(entries)
+    first = verify(sent, verifier=v)
+    assert first.status == "valid" and len(searches) == 1
+    second = verify([sent[i] for i in np.random.default_rng(7).permutation(len(sent))], verifier=v)
+    assert second.status == "valid" and len(searches) == 1
+    assert second.scale == first.scale and math.isclose(second.z, first.z, rel_tol=1e-9)
+    assert second.p_value == first.p_value          # the whole search is still counted
+    bits, _, _ = v.read_payload(v.last_hypothesis)
+    harvested = ecc.encode(bits).astype(np.float32) * 2 - 1
+    replay = [transport(f) for f in embed_chips(other30, lambda image: harvested)]
+    assert verify(replay, verifier=v).status != "valid" and len(searches) == 2
+    assert verify([transport(f) for f in other30], verifier=v).status == "absent" and len(searches) == 3
+    bigger = [cv2.resize(f, None, fx=1.25, fy=1.25, interpolation=cv2.INTER_LINEAR) for f in sent[:10]]
+    assert verify(sent, verifier=v).status == "valid" and len(searches) == 3
+    v.reset()
+    v.feed(bigger[0])
+    assert v._geometry is None                      # a new size is a new stream
+    r = verify(bigger, verifier=v)
+    assert len(searches) == 4 and r.status == "valid" and abs(math.log(r.scale / 0.625)) < 0.01
