@@ -13,7 +13,7 @@ from torch import nn
 from .config import GeneratorConfig
 from .layout import KP_INDEX
 from .network import LOG_EPS, DenseMotion, FeatureEncoder, ResidualDecoder, resample_flow
-from .prior import LUMA_BGR, FirstOrderPrior, make_grid, skin_colour
+from .prior import LUMA_BGR, FirstOrderPrior, make_grid, skin_colour, skin_like
 
 _LIP_KPS = ("upper_inner_lip", "lower_inner_lip", "upper_lip", "lower_lip")
 # The mouth interior is the lips' colour darkened to MOUTH_SHADE of their luma, with their chroma raised to the
@@ -65,7 +65,7 @@ class SourceEncoder(nn.Module):
         skin = skin_colour(source, kp)
         # (B,3,1,2): the interior (a darkened lip colour), the teeth
         mouth = torch.cat([interior_colour(lip.mean(-1, keepdim=True), skin), teeth_colour(skin)], -1)
-        return source, mouth, kp, jac, self.features(source)
+        return source, mouth, kp, jac, skin_like(source, kp, self.cfg.motion_size), self.features(source)
 
 
 class FrameGenerator(nn.Module):
@@ -96,12 +96,12 @@ class FrameGenerator(nn.Module):
         m = self.cfg.motion_size
         return F.interpolate(image, size=(m, m), mode="bilinear", align_corners=False)
 
-    def forward(self, src_image, src_mouth, kp_s, jac_s, src_features, kp_d, jac_d):
+    def forward(self, src_image, src_mouth, kp_s, jac_s, src_skin, src_features, kp_d, jac_d):
         prior = self.prior
         if not self.learned:  # the closed form: the compositor warps the full-resolution portrait with the flow
-            paint, mask, flow, alpha = prior.paint_layer(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+            paint, mask, flow, alpha = prior.paint_layer(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d, src_skin)
             return paint + 0.0 * src_features[:, :1, :1, :1].mean(), mask, flow, alpha  # keeps the input in the graph
-        motions, weights = prior.motions(kp_s, jac_s, kp_d, jac_d, prior.skin_like(src_image, kp_s))
+        motions, weights = prior.motions(kp_s, jac_s, kp_d, jac_d, src_skin)
         src_small = self._small(src_image)
         logits, occ_res = self.dense_motion(src_small, motions, weights, kp_s, kp_d, prior.grid_m)
         log_w = torch.log(torch.clamp(weights, min=0.0) + LOG_EPS)

@@ -174,6 +174,24 @@ def skin_colour(source: torch.Tensor, kp: torch.Tensor) -> torch.Tensor:
                          align_corners=False).mean(-1, keepdim=True)
 
 
+def skin_like(src_image: torch.Tensor, kp_s: torch.Tensor, motion_size: int) -> torch.Tensor:
+    """(B,M,M), M = ``motion_size``: 1 where the portrait (B,3,S,S), averaged to motion size, has the colour of
+    its own skin (``skin_colour``) in luma and chromaticity, 0 elsewhere (hair, most backgrounds); it depends on
+    the portrait only (part of the portrait cache). See ``FirstOrderPrior._uncovered``."""
+    m = motion_size
+    pool = max(1, src_image.shape[-1] // m)
+    small = F.avg_pool2d(src_image, pool) if pool > 1 else src_image
+    if small.shape[-1] != m:
+        small = F.interpolate(small, size=(m, m), mode="bilinear", align_corners=False)
+    skin = skin_colour(src_image, kp_s)
+    lum_s, lum = skin.mean(1, keepdim=True) + SKIN_EPS, small.mean(1, keepdim=True) + SKIN_EPS
+    luma_off = torch.log(lum / lum_s).abs()
+    chroma_off = torch.linalg.vector_norm(small / lum - skin / lum_s, dim=1, keepdim=True)
+    like = (torch.sigmoid((SKIN_LIKE_LUMA - luma_off) / SKIN_LIKE_EDGES[0])
+            * torch.sigmoid((SKIN_LIKE_CHROMA - chroma_off) / SKIN_LIKE_EDGES[1]))
+    return F.avg_pool2d(like, 3, stride=1, padding=1, count_include_pad=False)[:, 0]
+
+
 def make_line(side: int) -> torch.Tensor:
     """(side,) pixel centres in [-1, 1] along one axis (``align_corners=False``)."""
     return (torch.arange(side, dtype=torch.float32) + 0.5) / side * 2 - 1
@@ -343,19 +361,8 @@ class FirstOrderPrior(nn.Module):
 
     # --- motions and their prior weights ---------------------------------------------------------
     def skin_like(self, src_image: torch.Tensor, kp_s: torch.Tensor) -> torch.Tensor:
-        """(B,M,M): 1 where the portrait (B,3,S,S), averaged to motion size, has the colour of its own skin
-        (``skin_colour``) in luma and chromaticity, 0 elsewhere (hair, most backgrounds); see ``_uncovered``."""
-        m, pool = self.cfg.motion_size, max(1, self.cfg.image_size // self.cfg.motion_size)
-        small = F.avg_pool2d(src_image, pool) if pool > 1 else src_image
-        if small.shape[-1] != m:
-            small = F.interpolate(small, size=(m, m), mode="bilinear", align_corners=False)
-        skin = skin_colour(src_image, kp_s)
-        lum_s, lum = skin.mean(1, keepdim=True) + SKIN_EPS, small.mean(1, keepdim=True) + SKIN_EPS
-        luma_off = torch.log(lum / lum_s).abs()
-        chroma_off = torch.linalg.vector_norm(small / lum - skin / lum_s, dim=1, keepdim=True)
-        like = (torch.sigmoid((SKIN_LIKE_LUMA - luma_off) / SKIN_LIKE_EDGES[0])
-                * torch.sigmoid((SKIN_LIKE_CHROMA - chroma_off) / SKIN_LIKE_EDGES[1]))
-        return F.avg_pool2d(like, 3, stride=1, padding=1, count_include_pad=False)[:, 0]
+        """``skin_like`` at this generator's sizes (the source encoder caches it per portrait)."""
+        return skin_like(src_image, kp_s, self.cfg.motion_size)
 
     def motions(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
                 skin_like: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -615,14 +622,17 @@ class FirstOrderPrior(nn.Module):
         return ((1.0 - alpha) * warped + premultiplied).clamp(0.0, 1.0)
 
     def paint_layer(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,
-                    kp_d: torch.Tensor, jac_d: torch.Tensor
+                    kp_d: torch.Tensor, jac_d: torch.Tensor, src_skin: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """What a compositor that samples the full-resolution portrait itself needs, and no more: -> (the paint
         premultiplied by its alpha (B,3,S,S), paste mask (B,1,S,S), flow (B,M,M,2), paint alpha (B,1,S,S)).
         ``forward`` lays the same paint over the 256-px warp, which this graph does not compute (the compositor
-        warps the portrait at full resolution instead; the crop's warp was a quarter of the generator's time)."""
+        warps the portrait at full resolution instead; the crop's warp was a quarter of the generator's time).
+        ``src_skin``: the cached ``skin_like`` of the portrait (computed here when not given)."""
+        if src_skin is None:
+            src_skin = self.skin_like(src_image, kp_s)
         # once: the warp and the paste mask share it
-        flow = self.blend(*self.motions(kp_s, jac_s, kp_d, jac_d, self.skin_like(src_image, kp_s)))
+        flow = self.blend(*self.motions(kp_s, jac_s, kp_d, jac_d, src_skin))
         premultiplied, alpha = self.paint(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
         return premultiplied, torch.maximum(self.upsample(self.moved(flow)), alpha), flow, alpha
 

@@ -56,12 +56,13 @@ def feature_shape(cfg: GeneratorConfig) -> tuple[int, int, int, int]:
 
 
 def cache_specs(cfg: GeneratorConfig) -> tuple[TensorSpec, ...]:
-    s, k = cfg.image_size, cfg.num_kp
+    s, k, m = cfg.image_size, cfg.num_kp, cfg.motion_size
     return (
         TensorSpec("src_image", (1, 3, s, s)),
         TensorSpec("src_mouth", (1, 3, 1, 2)),  # interior, teeth colours
         TensorSpec("kp_source", (1, k, 2)),
         TensorSpec("jac_source", (1, k, 2, 2)),
+        TensorSpec("src_skin", (1, m, m)),  # where the portrait has its skin's colour (prior.skin_like)
         TensorSpec("src_features", feature_shape(cfg)),
     )
 
