@@ -87,6 +87,11 @@ FACE_HALF_WIDTH, FACE_HALF_HEIGHT, FACE_CENTRE_Y = 0.85, 1.0, 0.08
 HAIR_FROM = 1.1  # face-oval radius from which the head motion is rigid (rotation and scale only)
 PASTE_MIN_PX = 0.5  # displacement (pixels of the generated crop) above which the generated crop is pasted
 LOCAL_SHARPNESS = 4.0  # exponent of the competition between overlapping local keypoints
+# The face shift (``_face_shift``): the local keypoints' displacements relative to the head, interpolated over
+# the face with a Gaussian-weighted mean COARSE_SIGMA template units wide, faded out at face-oval radius
+# COARSE_FACE_TO (softness COARSE_FACE_EDGE)
+COARSE_SIGMA = 0.35
+COARSE_FACE_TO, COARSE_FACE_EDGE = 1.0, 0.06
 BG_SHIFT = 1.4  # uncovered background is sampled this far along the head motion (past the old head's soft edge)
 BG_UNCOVER_GAIN = 2.0
 # ... only where the portrait had its face (out to this face-oval radius, with a soft edge of this width) or
@@ -325,6 +330,31 @@ class FirstOrderPrior(nn.Module):
         w_hair = torch.sigmoid((face_radius(self._head_frame(t0, kp0, jinv0)) - HAIR_FROM) / 0.1)
         return t0 + w_hair[..., None] * (t_sim - t0)
 
+    def _face_shift(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
+                    jinv0: torch.Tensor, rx: torch.Tensor, ry: torch.Tensor) -> torch.Tensor:
+        """(B,M,M,2) what the head motion adds inside the face: the local keypoints' displacements relative to
+        the head (template units), interpolated smoothly over the face (a Gaussian-weighted mean, COARSE_SIGMA
+        wide) and faded out at the face oval. A turned or nodding head moves the nose, the mouth and the chin
+        far relative to the face's outline; without this, each moved as an island in the head's affine motion
+        and the skin between them tore (a nose pulled sideways off the cheeks, a doubled nostril).
+        rx, ry (B,K,M): the grid's axes less the driven keypoints'. The Gaussians are isotropic in the output
+        (radius COARSE_SIGMA head scales), so each is a row times a column and the mean is two small matmuls."""
+        jdinv0 = inv2x2(jac_d[:, 0])
+        u_d = torch.einsum("bij,bkj->bki", jdinv0, kp_d[:, 1:] - kp_d[:, :1])  # (B,K-1,2) driven, template frame
+        u_s = torch.einsum("bij,bkj->bki", jinv0, kp_s[:, 1:] - kp_s[:, :1])    # ... the portrait's
+        disp = u_d - u_s
+        inv2s2 = (0.5 / (COARSE_SIGMA * head_scale(jac_d)) ** 2)[:, None, None]
+        gx, gy = torch.exp(-rx[:, 1:] ** 2 * inv2s2), torch.exp(-ry[:, 1:] ** 2 * inv2s2)  # (B,K-1,M)
+        rows = gy.transpose(1, 2)  # (B,M,K-1)
+        den = torch.matmul(rows, gx)
+        shift = torch.stack([torch.matmul(rows * disp[:, None, :, i], gx) for i in range(2)], -1) / (den[..., None] + EPS)
+        # the fade, in the driven head frame: affine in the pixel position
+        u = torch.stack([affine_field(torch.zeros_like(rx[:, 0, 0]), jdinv0[:, i, 0], jdinv0[:, i, 1], rx[:, 0], ry[:, 0])
+                         for i in range(2)], -1)
+        inside = torch.sigmoid((COARSE_FACE_TO - face_radius(u)) / COARSE_FACE_EDGE)[..., None]
+        # the portrait point the output pixel shows lies that much back: -J_s0 shift
+        return -torch.einsum("bij,bhwj->bhwi", jac_s[:, 0], shift * inside)
+
     def _neck(self, u: torch.Tensor, kp_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
               jinv0: torch.Tensor) -> torch.Tensor:
         """(B,M,M) share of the head motion below the head: 1 at the driven chin, fading (smoothstep) to 0
@@ -378,7 +408,8 @@ class FirstOrderPrior(nn.Module):
                          affine_field(kp_s[..., 1], a[..., 1, 0], a[..., 1, 1], rx, ry)], -1)  # head first
         jinv0 = inv2x2(jac_s[:, 0])
         rel0 = z - kp_d[:, 0, None, None, :]  # (B,M,M,2)
-        t = torch.cat([self._rigid_hair(t[:, 0], a[:, 0], rel0, kp_s[:, 0], jinv0)[:, None], t[:, 1:]], 1)
+        t0 = self._rigid_hair(t[:, 0], a[:, 0], rel0, kp_s[:, 0], jinv0)
+        t = torch.cat([(t0 + self._face_shift(kp_s, jac_s, kp_d, jac_d, jinv0, rx, ry))[:, None], t[:, 1:]], 1)
         # head region in output coordinates: the portrait's head region carried by the head motion
         h = self._region(self._head_frame(t[:, 0], kp_s[:, 0], jinv0))
         zb = z.expand(kp_s.shape[0], -1, -1, -1)
