@@ -13,7 +13,11 @@ Per pair (driver frame i against output frame i):
   portrait's;
 - ``bg_drift``: mean absolute grey-level difference, ours vs the portrait, over the pixels more than half a
   face size away from the portrait's face box (None when the face fills the frame);
-- ``no_face``: output frames where the detector finds no face (left out of the correlations).
+- ``no_face``: output frames where the detector finds no face (left out of the correlations);
+- ``driver_sd``, ``driver_jaw_range``, ``pose_gain``: how far the driver moves (yaw, pitch, roll standard
+  deviations in degrees; jawOpen max - min), and std(ours) / std(driver) for yaw, pitch and roll. A driver that
+  moves an axis by about MediaPipe's jitter (some 0.5 degrees, a jawOpen range under about 0.1) makes that
+  axis' correlation a measure of noise; the evaluation prints each driver's motion before its pairs.
 
 Faces are read near the animated face (in a group photo, the largest, found as the pipeline finds it).
 Correlations of a driver series with no variation (std < 1e-3) are None. Writes ``OUT/cross.json`` and one
@@ -115,6 +119,11 @@ class PairResult:
     blink_ratio: float | None
     sharpness: float | None
     bg_drift: float | None
+    # how far the driver moves (over the scored frames): a correlation on an axis the driver barely moves
+    # (a standard deviation near MediaPipe's jitter, about 0.5 degrees) measures noise more than the output
+    driver_sd: tuple[float, float, float] | None = None   # yaw, pitch, roll standard deviations, degrees
+    driver_jaw_range: float | None = None                 # jawOpen, max - min
+    pose_gain: tuple[float, float, float] | None = None   # output / driver standard deviation, yaw, pitch, roll
 
 
 def _mean(xs: list[float | None]) -> float | None:
@@ -162,7 +171,11 @@ def score_pair(portrait: str, driver: str, portrait_img: np.ndarray, face_box: t
         corr(jaw_d, jaw_o), float(jaw_o.std() / jaw_d.std()) if len(ok) and jaw_d.std() >= MIN_STD else None,
         amp(bl_o) / amp(bl_d) if amp(bl_d) >= MIN_BLINK else None,
         float(np.nanmean(sharp) / sharp_ref) if sharp and sharp_ref > 0 else None,
-        float(np.mean(drift)) if drift else None)
+        float(np.mean(drift)) if drift else None,
+        tuple(float(v) for v in ypr_d.std(axis=0)) if len(ok) else None,
+        float(np.ptp(jaw_d)) if len(ok) else None,
+        tuple(float(o / d) if d >= MIN_STD else None for o, d in zip(ypr_o.std(axis=0), ypr_d.std(axis=0)))
+        if len(ok) else None)
     return result
 
 
@@ -220,6 +233,11 @@ def evaluate_cross(portraits: list[Path], drivers: list[Path], out_dir: Path, fr
         for driver in drivers:
             drv_frames = read_clip(driver, frames)
             drv = [read(f) for f in drv_frames]
+            seen = [r for r in drv if r is not None]
+            if seen:
+                ypr, jaw = np.array([r.ypr for r in seen]), np.array([r.jaw for r in seen])
+                progress(f"{driver.name}: the driver moves: yaw/pitch/roll sd {ypr[:, 0].std():.1f}/{ypr[:, 1].std():.1f}/"
+                         f"{ypr[:, 2].std():.1f} degrees, jawOpen range {np.ptp(jaw):.2f}")
             for portrait in portraits:
                 ours = render_pair(portrait, driver, len(drv_frames), calibrate, backend)
                 n = min(len(ours), len(drv))

@@ -61,6 +61,11 @@ def test_one_real_pair_through_the_cli(tmp_path, portrait_path):
     assert pair["bg_drift"] is not None and pair["bg_drift"] < 5.0
     assert 0.0 < pair["sharpness"] < 2.0
     assert doc["summary"]["pose"]["pairs"] == 1
+    # how far the driver moves is recorded (it turns its head much more than it nods), and printed first
+    yaw_sd, pitch_sd, _ = pair["driver_sd"]
+    assert yaw_sd > 2 * pitch_sd and 0.0 < pair["driver_jaw_range"] <= 1.0
+    assert 0.2 < pair["pose_gain"][0] < 2.0
+    assert "the driver moves: yaw/pitch/roll sd" in r.stdout + r.stderr
     sheet = cv2.imread(str(out / f"{portrait_path.stem}__{clip.stem}.png"))
     assert sheet is not None and sheet.shape[1] == 2 * 192
 
