@@ -347,9 +347,11 @@ class FirstOrderPrior(nn.Module):
         gx, gy = torch.exp(-rx[:, 1:] ** 2 * inv2s2), torch.exp(-ry[:, 1:] ** 2 * inv2s2)  # (B,K-1,M)
         rows = gy.transpose(1, 2)  # (B,M,K-1)
         den = torch.matmul(rows, gx)
-        shift = torch.stack([torch.matmul(rows * disp[:, None, :, i], gx) for i in range(2)], -1) / (den[..., None] + EPS)
+        shift = torch.stack([torch.matmul(rows * disp[:, None, :, i], gx) for i in range(2)], -1)
+        shift = shift / (den[..., None] + EPS)
         # the fade, in the driven head frame: affine in the pixel position
-        u = torch.stack([affine_field(torch.zeros_like(rx[:, 0, 0]), jdinv0[:, i, 0], jdinv0[:, i, 1], rx[:, 0], ry[:, 0])
+        zero = torch.zeros_like(rx[:, 0, 0])
+        u = torch.stack([affine_field(zero, jdinv0[:, i, 0], jdinv0[:, i, 1], rx[:, 0], ry[:, 0])
                          for i in range(2)], -1)
         inside = torch.sigmoid((COARSE_FACE_TO - face_radius(u)) / COARSE_FACE_EDGE)[..., None]
         # the portrait point the output pixel shows lies that much back: -J_s0 shift
@@ -395,9 +397,9 @@ class FirstOrderPrior(nn.Module):
         return skin_like(src_image, kp_s, self.cfg.motion_size)
 
     def motions(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
-                skin_like: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                src_skin: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """-> motions (B, K+1, M, M, 2): [background, head, local...]; weights (B, K+1, M, M) summing
-        to 1. ``blend`` them into the flow and ``moved(flow)`` gives the paste mask. ``skin_like`` (B,M,M),
+        to 1. ``blend`` them into the flow and ``moved(flow)`` gives the paste mask. ``src_skin`` (B,M,M),
         from ``skin_like``: where, beside the face oval, the background fill also acts (none without it)."""
         z = self.grid_m  # (1,M,M,2)
         a = torch.matmul(jac_s, inv2x2(jac_d))  # (B,K,2,2)
@@ -416,8 +418,8 @@ class FirstOrderPrior(nn.Module):
         u_src = self._head_frame(zb, kp_s[:, 0], jinv0)
         above_jaw = torch.sigmoid((JAW_LINE - u_src[..., 1]) / 0.1)
         face = torch.sigmoid((UNCOVER_FACE_TO - face_radius(u_src)) / UNCOVER_FACE_EDGE)
-        if skin_like is not None:
-            face = torch.maximum(face, skin_like)
+        if src_skin is not None:
+            face = torch.maximum(face, src_skin)
         bg = self._uncovered(zb, t[:, 0], self._region(u_src) * above_jaw, h, face)
         neck = self._neck(u_src, kp_s, kp_d, jac_d, jinv0)[..., None]
         bg = bg + neck * (t[:, 0] - bg)

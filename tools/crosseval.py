@@ -236,8 +236,9 @@ def evaluate_cross(portraits: list[Path], drivers: list[Path], out_dir: Path, fr
             seen = [r for r in drv if r is not None]
             if seen:
                 ypr, jaw = np.array([r.ypr for r in seen]), np.array([r.jaw for r in seen])
-                progress(f"{driver.name}: the driver moves: yaw/pitch/roll sd {ypr[:, 0].std():.1f}/{ypr[:, 1].std():.1f}/"
-                         f"{ypr[:, 2].std():.1f} degrees, jawOpen range {np.ptp(jaw):.2f}")
+                sd = "/".join(f"{v:.1f}" for v in ypr.std(axis=0))
+                progress(f"{driver.name}: the driver moves: yaw/pitch/roll sd {sd} degrees, "
+                         f"jawOpen range {np.ptp(jaw):.2f}")
             for portrait in portraits:
                 ours = render_pair(portrait, driver, len(drv_frames), calibrate, backend)
                 n = min(len(ours), len(drv))
