@@ -48,7 +48,8 @@ def _flow_map(portrait: str, face_shift: bool):
     return np.linalg.det(j), sv[:, 0] / (sv[:, 1] + 1e-6)
 
 
-@pytest.mark.parametrize("portrait", ["avatarify_obama.jpg", "lp_s2_man_bw_photo.jpg"])
+@pytest.mark.parametrize("portrait", ["avatarify_obama.jpg", "lp_s2_man_bw_photo.jpg",
+                                      "skimage_astronaut_eileen_collins.png"])
 def test_turning_head_does_not_fold_or_streak_the_face(portrait):
     det, aniso = _flow_map(portrait, face_shift=True)
     assert det.min() > 0.15                       # no fold anywhere in the face (without the shift: < 0)
