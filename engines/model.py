@@ -109,7 +109,7 @@ class FrameGenerator(nn.Module):
         # the prior's weights while the logits are zero
         mask = torch.softmax(log_w + logits, 1) + (weights - torch.softmax(log_w, 1))
         flow = prior.blend(motions, mask)
-        premultiplied, filled = prior.paint(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+        premultiplied, filled = prior.paint(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d, flow)
         image = prior.over(prior.warp(src_image, flow), premultiplied, filled)
         occlusion = torch.clamp(1.0 - occ_res, 0.0, 1.0)
         feat_flow = resample_flow(flow, prior.grid_m, self.grid_f)

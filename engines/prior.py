@@ -285,6 +285,7 @@ class FirstOrderPrior(nn.Module):
         self.register_buffer("sigmas", torch.from_numpy(SIGMAS[1:].copy()), persistent=False)
         self.i_ui, self.i_li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
         self.i_rc, self.i_lc = KP_INDEX["r_mouth_corner"], KP_INDEX["l_mouth_corner"]
+        self.mouth_idx = [self.i_ui, self.i_li, self.i_rc, self.i_lc]
         self.i_upper = [KP_INDEX["r_upper_lid"], KP_INDEX["l_upper_lid"]]
         self.i_lower = [KP_INDEX["r_lower_lid"], KP_INDEX["l_lower_lid"]]
         iris = torch.zeros(2, cfg.num_kp - 1)
@@ -491,9 +492,27 @@ class FirstOrderPrior(nn.Module):
             return bilinear_sample(src_image, pts)
         return F.grid_sample(src_image, pts, mode="bilinear", padding_mode="border", align_corners=False)
 
-    def _mouth_geometry(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor
-                        ) -> MouthGeometry:
-        ui, li, rc, lc = kp_d[:, self.i_ui], kp_d[:, self.i_li], kp_d[:, self.i_rc], kp_d[:, self.i_lc]
+    def realised_lips(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
+                      flow: torch.Tensor) -> torch.Tensor:
+        """(B,4,2) the mouth as painted: the driven inner lips, and the corners where the warp ``flow`` (B,M,M,2)
+        actually puts the portrait's (one Newton step from the driven corners, z = kp_d + (J_d J_s^-1)(kp_s -
+        flow(kp_d))). Where neighbouring keypoints pull the other way (the far mouth corner and the far jaw on a
+        strong turn), the warp falls short of the driven corner, and a mouth painted to the driven corner lay
+        beyond the lips as a thin line across the cheek. The inner lips keep the driver's opening: the warp
+        realises only part of it (about 0.7), and the paint over the lips is what shows the rest."""
+        idx = self.mouth_idx[2:]  # the corners; the inner lips stay where the driver puts them (see below)
+        at = self._sample(flow.permute(0, 3, 1, 2), kp_d[:, None, idx])[:, :, 0].transpose(1, 2)  # (B,2,2)
+        back = torch.matmul(jac_d[:, idx], inv2x2(jac_s[:, idx]))
+        corners = kp_d[:, idx] + torch.einsum("bkij,bkj->bki", back, kp_s[:, idx] - at)
+        return torch.cat([kp_d[:, self.mouth_idx[:2]], corners], 1)
+
+    def _mouth_geometry(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
+                        lips: torch.Tensor | None = None) -> MouthGeometry:
+        """``lips`` (B,4,2): where the upper and lower inner lip and the right and left corner are in the output
+        (``realised_lips``); the driven keypoints when not given."""
+        if lips is None:
+            lips = kp_d[:, self.mouth_idx]
+        ui, li, rc, lc = lips[:, 0], lips[:, 1], lips[:, 2], lips[:, 3]
         gap_d = torch.linalg.vector_norm(li - ui, dim=-1)
         det = lambda j: torch.abs(j[:, 0, 0, 0] * j[:, 0, 1, 1] - j[:, 0, 0, 1] * j[:, 0, 1, 0])  # noqa: E731
         ratio = torch.sqrt(det(jac_d) / (det(jac_s) + EPS) + EPS)
@@ -544,7 +563,7 @@ class FirstOrderPrior(nn.Module):
         return m.shown[:, None, None] * started * inside * (1.0 - band)
 
     def mouth(self, kp_s: torch.Tensor, jac_s: torch.Tensor, kp_d: torch.Tensor, jac_d: torch.Tensor,
-              src_mouth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+              src_mouth: torch.Tensor, lips: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (fill weight (B,1,S,S), fill colour (B,3,S,S)) for the mouth interior the warp cannot show;
         ``src_mouth`` (B,3,1,2) is the portrait's (interior, teeth) colours.
 
@@ -553,7 +572,7 @@ class FirstOrderPrior(nn.Module):
         carried by the upper lip (``_own_mouth``: a painted interior over it turned its teeth grey, the warp
         stretched them into a tall block), and only the new share of the gap is painted, dark, above the lower
         lip (``_band``)."""
-        m = self._mouth_geometry(kp_s, jac_s, kp_d, jac_d)
+        m = self._mouth_geometry(kp_s, jac_s, kp_d, jac_d, lips)
         first, lines = grid_window(m.centre[:, None], self.mouth_grid, self.mouth_side)  # (B,1,2), (B,1,2,side)
         u, v, below = self._mouth_frame(lines[:, 0, 0], lines[:, 0, 1], m)
         r = torch.sqrt(u * u + v * v + EPS)
@@ -640,10 +659,13 @@ class FirstOrderPrior(nn.Module):
         return fields[:, :1], fields[:, 1:]
 
     def paint(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,
-              kp_d: torch.Tensor, jac_d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+              kp_d: torch.Tensor, jac_d: torch.Tensor, flow: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
         """What the warp cannot show, the opened mouth and then the closed lids, as one layer: -> (its colour
-        premultiplied by its alpha (B,3,S,S), alpha (B,1,S,S)); ``over`` lays it on a warp."""
-        fill_m, colour_m = self.mouth(kp_s, jac_s, kp_d, jac_d, src_mouth)
+        premultiplied by its alpha (B,3,S,S), alpha (B,1,S,S)); ``over`` lays it on a warp. With the warp's
+        ``flow`` the mouth is painted where the warp puts the lips (``realised_lips``)."""
+        lips = None if flow is None else self.realised_lips(kp_s, jac_s, kp_d, jac_d, flow)
+        fill_m, colour_m = self.mouth(kp_s, jac_s, kp_d, jac_d, src_mouth, lips)
         fill_e, colour_e = self.eyelids(src_image, kp_s, jac_s, kp_d, jac_d)
         # the mouth, then the lids, over a warp w: w -> (1 - fm) w + fm cm -> (1 - fe) (...) + fe ce
         premultiplied = (1.0 - fill_e) * fill_m * colour_m + fill_e * colour_e
@@ -666,7 +688,7 @@ class FirstOrderPrior(nn.Module):
             src_skin = self.skin_like(src_image, kp_s)
         # once: the warp and the paste mask share it
         flow = self.blend(*self.motions(kp_s, jac_s, kp_d, jac_d, src_skin))
-        premultiplied, alpha = self.paint(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d)
+        premultiplied, alpha = self.paint(src_image, src_mouth, kp_s, jac_s, kp_d, jac_d, flow)
         return premultiplied, torch.maximum(self.upsample(self.moved(flow)), alpha), flow, alpha
 
     def forward(self, src_image: torch.Tensor, src_mouth: torch.Tensor, kp_s: torch.Tensor, jac_s: torch.Tensor,

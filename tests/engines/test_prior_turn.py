@@ -74,3 +74,36 @@ def test_face_shift_is_zero_when_the_face_keeps_its_shape():
     with torch.no_grad():
         shift = prior._face_shift(kp, jac, kd, jd, jinv0, rx, ry)
     assert float(shift.abs().max()) < 1e-5
+
+
+@pytest.mark.parametrize("portrait", ["avatarify_obama.jpg", "lp_s2_man_bw_photo.jpg"])
+def test_mouth_is_painted_where_the_warp_puts_the_corners(portrait):
+    """On that turn the warp leaves the far mouth corner about a quarter of a mouth width short of the driven
+    one (its neighbour, the far jaw, pulls the other way): the painted gap must end near the corner the warp
+    shows, not run on across the cheek as a thin line."""
+    from mimicam.realtime.portrait import prepare_portrait
+
+    cfg = get_config("lite")
+    p = prepare_portrait(need(PORTRAITS / portrait), cfg.image_size)
+    kp, jac = torch.from_numpy(p.motion.kp[None]), torch.from_numpy(p.motion.jac[None])
+    kd = kp.clone()
+    for name, d in TURN.items():
+        kd[0, KP_INDEX[name]] += jac[0, 0] @ torch.tensor(d)
+    prior = FirstOrderPrior(cfg)
+    colours = torch.tensor([[[[0.1, 0.8]], [[0.1, 0.8]], [[0.2, 0.8]]]])  # (1,3,1,2): interior, teeth
+    with torch.no_grad():
+        lips = prior.realised_lips(kp, jac, kd, jac, prior.blend(*prior.motions(kp, jac, kd, jac)))
+        rc, lc = lips[0, 2].numpy(), lips[0, 3].numpy()
+        width, axis = np.linalg.norm(lc - rc), (lc - rc) / np.linalg.norm(lc - rc)
+        driven_lc = kd[0, KP_INDEX["l_mouth_corner"]].numpy()
+        assert (driven_lc - lc) @ axis / width > 0.2  # the warp falls short of the driven corner
+
+        def beyond(painted_lips):
+            fill = prior.mouth(kp, jac, kd, jac, colours, painted_lips)[0][0, 0].numpy()
+            ys, xs = np.nonzero(fill > 0.3)
+            assert len(xs) > 20  # the driver opened the lips a little: there is a gap to paint
+            pts = (np.stack([xs, ys], 1) + 0.5) / cfg.image_size * 2 - 1
+            return float(((pts - lc) @ axis).max() / width)
+
+        assert beyond(lips) < 0.15          # mouth widths past the corner the warp shows
+        assert beyond(None) > 0.2           # painted to the driven corner: a line across the cheek
