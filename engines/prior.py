@@ -64,6 +64,9 @@ TEETH_HEIGHT, TEETH_MAX_SHARE, TEETH_EDGE = 0.13, 0.6, 0.012
 TEETH_HALF_U, TEETH_SIDE_EDGE, TEETH_SIDE_SHADE = 0.75, 0.1, 0.45
 TEETH_LIP_SHADOW, TEETH_SHADOW_DEPTH = 0.25, 0.5
 TEETH_OPACITY = 0.9
+# ... and only once the new gap is TEETH_FROM_GAP mouth widths tall (fully from TEETH_FROM_GAP + TEETH_GAP_RAMP): in
+# a slit they were a thin light line, which the warp's lips (about 0.7 of the driven opening) left beside them
+TEETH_FROM_GAP, TEETH_GAP_RAMP = 0.03, 0.05
 # The interior's light (times its colour, ``src_mouth``): the roof of the mouth, under the upper lip, in shadow
 # (ROOF_SHADE), lighter towards the floor; darker towards the corners (1 - CORNER_SHADE u^2). On a wide opening
 # (inner-lip gap over TONGUE_FROM mouth widths, fully from TONGUE_FROM + TONGUE_RAMP) the tongue shows over the
@@ -581,8 +584,11 @@ class FirstOrderPrior(nn.Module):
         inside = torch.sigmoid((1.0 - r) / MOUTH_EDGE) * (new + shown * (band - new))
         height = torch.minimum(TEETH_HEIGHT * m.width, TEETH_MAX_SHARE * m.gap)[:, None, None]
         w = m.width[:, None, None] + EPS
+        # a slit shows the mouth's shadow, not a line of teeth: the teeth come in as the new gap opens
+        slit = torch.clamp((m.new * m.gap / (m.width + EPS) - TEETH_FROM_GAP) / TEETH_GAP_RAMP, 0.0, 1.0)
         teeth = (torch.sigmoid((height - below) / (TEETH_EDGE * w))
-                 * torch.sigmoid((TEETH_HALF_U - u.abs()) / TEETH_SIDE_EDGE) * TEETH_OPACITY * (1.0 - shown))
+                 * torch.sigmoid((TEETH_HALF_U - u.abs()) / TEETH_SIDE_EDGE) * TEETH_OPACITY * (1.0 - shown)
+                 * slit[:, None, None])
         shade = ((1.0 - TEETH_SIDE_SHADE * u * u)
                  * (1.0 - TEETH_LIP_SHADOW * torch.clamp(1.0 - below / (TEETH_SHADOW_DEPTH * height + EPS), 0.0, 1.0)))
         corners = (1.0 - CORNER_SHADE * u * u)[:, None]

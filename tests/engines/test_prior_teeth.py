@@ -159,3 +159,33 @@ def test_the_interior_takes_the_skins_cast_and_stays_grey_in_black_and_white():
     luma = lambda x: float((x * torch.tensor((0.114, 0.587, 0.299))).sum())  # noqa: E731
     assert abs(luma(cast) - luma(alone)) < 0.02          # as dark
     torch.testing.assert_close(interior_colour(pale, grey), interior_colour(pale))
+
+
+def test_a_slit_is_painted_dark_not_as_a_line_of_teeth():
+    """A mouth opened to a slit shows its shadow; teeth come in as the gap opens (in a slit they were a thin
+    light line, which the warp's lips, about 0.7 of the driven opening, left beside them)."""
+    from mimicam.engines.prior import FirstOrderPrior
+    from mimicam.engines.template import example_motion
+
+    cfg = get_config("lite")
+    kp, jac = (torch.from_numpy(a) for a in example_motion(cfg, np.random.default_rng(0), 0.0))
+    ui, li = KP_INDEX["upper_inner_lip"], KP_INDEX["lower_inner_lip"]
+    lo, rc, lc = KP_INDEX["lower_lip"], KP_INDEX["r_mouth_corner"], KP_INDEX["l_mouth_corner"]
+    kp[0, li, 1] = kp[0, ui, 1] + 0.002  # a closed portrait mouth
+    width = float(torch.linalg.vector_norm(kp[0, lc] - kp[0, rc]))
+    prior = FirstOrderPrior(cfg)
+    colours = torch.tensor([[[[0.1, 0.9]], [[0.1, 0.9]], [[0.1, 0.9]]]])  # dark interior, light teeth
+
+    def painted(opening: float) -> tuple[float, float]:
+        kd = kp.clone()
+        kd[0, li, 1] += opening * width
+        kd[0, lo, 1] += opening * width
+        with torch.no_grad():
+            fill, colour = prior.mouth(kp, jac, kd, jac, colours)
+        inside = fill[0, 0] > 0.5
+        return int(inside.sum()), float(colour[0, :, inside].mean(0).max())
+
+    slit_px, slit_light = painted(0.02)
+    open_px, open_light = painted(0.15)
+    assert slit_px > 10 and slit_light < 0.2     # painted, and dark
+    assert open_px > slit_px and open_light > 0.5  # a real opening shows its upper teeth
