@@ -179,11 +179,23 @@ class MarkVerifier:
         return centers
 
     def _best_angle(self, sub: list[_Entry], center: float, angle: float) -> float:
-        """The comb's angle refined on ANGLES (+-0.5 deg) by the pilot correlation at the comb's scale."""
+        """The comb's angle refined on ANGLES (+-0.5 deg) by the pilot correlation at the comb's scale. Only
+        to choose the angle: each frame is whitened once and its residual turned per angle (whitening is
+        isotropic), a tenth of whitening every turned frame again; the verdict is then computed at the chosen
+        angle as everywhere else (``_evaluate``)."""
         if angle == 0.0:
             return 0.0
         near = S.ANGLES[np.abs(S.ANGLES - angle) <= 0.5 + 1e-9]
-        return float(max(near, key=lambda a: self._evaluate(sub, center, center, float(a)).z))
+        residuals = [F.whiten(e.gray, center) for e in sub]
+        h, w = sub[0].gray.shape
+        f = residuals[0].shape[0] / h, residuals[0].shape[1] / w
+        index = F.fold_index(residuals[0].shape, center * float(np.sqrt(f[0] * f[1])))
+
+        def z(a: float) -> float:
+            feats = sum(F.fold(_turned(r, a), index) for r in residuals)
+            return float(F.pilot_z(feats).max())
+
+        return float(max(near, key=lambda a: z(float(a))))
 
     def _best_scale(self, entries: list[_Entry]) -> list[tuple[float, float, float]]:
         """Candidates, each refined coarse-to-fine on SCALE_GRID with a few frames. -> the best upright and
