@@ -65,7 +65,7 @@ class SourceEncoder(nn.Module):
         skin = skin_colour(source, kp)
         # (B,3,1,2): the interior (a darkened lip colour), the teeth
         mouth = torch.cat([interior_colour(lip.mean(-1, keepdim=True), skin), teeth_colour(skin)], -1)
-        return source, mouth, kp, jac, skin_like(source, kp, self.cfg.motion_size), self.features(source)
+        return source, mouth, kp, jac, skin_like(source, kp, self.cfg.motion_size, skin), self.features(source)
 
 
 class FrameGenerator(nn.Module):

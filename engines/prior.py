@@ -182,16 +182,18 @@ def skin_colour(source: torch.Tensor, kp: torch.Tensor) -> torch.Tensor:
                          align_corners=False).mean(-1, keepdim=True)
 
 
-def skin_like(src_image: torch.Tensor, kp_s: torch.Tensor, motion_size: int) -> torch.Tensor:
+def skin_like(src_image: torch.Tensor, kp_s: torch.Tensor, motion_size: int, skin: torch.Tensor | None = None
+              ) -> torch.Tensor:
     """(B,M,M), M = ``motion_size``: 1 where the portrait (B,3,S,S), averaged to motion size, has the colour of
-    its own skin (``skin_colour``) in luma and chromaticity, 0 elsewhere (hair, most backgrounds); it depends on
-    the portrait only (part of the portrait cache). See ``FirstOrderPrior._uncovered``."""
+    its own skin (``skin``, from ``skin_colour`` when not given) in luma and chromaticity, 0 elsewhere (hair, most
+    backgrounds); it depends on the portrait only (part of the portrait cache). See ``FirstOrderPrior._uncovered``."""
     m = motion_size
     pool = max(1, src_image.shape[-1] // m)
     small = F.avg_pool2d(src_image, pool) if pool > 1 else src_image
     if small.shape[-1] != m:
         small = F.interpolate(small, size=(m, m), mode="bilinear", align_corners=False)
-    skin = skin_colour(src_image, kp_s)
+    if skin is None:
+        skin = skin_colour(src_image, kp_s)
     lum_s, lum = skin.mean(1, keepdim=True) + SKIN_EPS, small.mean(1, keepdim=True) + SKIN_EPS
     luma_off = torch.log(lum / lum_s).abs()
     chroma_off = torch.linalg.vector_norm(small / lum - skin / lum_s, dim=1, keepdim=True)
@@ -503,7 +505,7 @@ class FirstOrderPrior(nn.Module):
         strong turn), the warp falls short of the driven corner, and a mouth painted to the driven corner lay
         beyond the lips as a thin line across the cheek. The inner lips keep the driver's opening: the warp
         realises only part of it (about 0.7), and the paint over the lips is what shows the rest."""
-        idx = self.mouth_idx[2:]  # the corners; the inner lips stay where the driver puts them (see below)
+        idx = self.mouth_idx[2:]  # the corners (the inner lips stay where the driver puts them)
         at = self._sample(flow.permute(0, 3, 1, 2), kp_d[:, None, idx])[:, :, 0].transpose(1, 2)  # (B,2,2)
         back = torch.matmul(jac_d[:, idx], inv2x2(jac_s[:, idx]))
         corners = kp_d[:, idx] + torch.einsum("bkij,bkj->bki", back, kp_s[:, idx] - at)

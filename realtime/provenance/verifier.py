@@ -72,6 +72,7 @@ class _Hypothesis:
     shift: tuple[int, int]
     feats: np.ndarray = field(repr=False)   # (N, ORIENTATIONS, SUBPHASES, GRID, GRID)
     angle: float = 0.0                      # degrees the frames were turned back by
+    center: float = 1.0                     # the scale the frames were whitened for
 
 
 def _turned(gray: np.ndarray, angle: float) -> np.ndarray:
@@ -81,6 +82,13 @@ def _turned(gray: np.ndarray, angle: float) -> np.ndarray:
     h, w = gray.shape
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     return cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def _fold_index(frame: tuple[int, ...], residual: tuple[int, ...], scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """``fold.fold_index`` of a ``frame``-sized frame whitened to ``residual`` size (``whiten`` shrinks frames by
+    ``work_factor``), at ``scale`` of the original."""
+    f = residual[0] / frame[0], residual[1] / frame[1]
+    return F.fold_index(residual, scale * float(np.sqrt(f[0] * f[1])))
 
 
 def as_keyring(keys: bytes | list[tuple[str, bytes]] | None) -> tuple[tuple[str, bytes], ...]:
@@ -158,16 +166,15 @@ class MarkVerifier:
                     r = F.whiten(_turned(e.gray, angle), center)
                     e.cache.clear()             # keep one whitening per frame
                     e.cache[(center, angle)] = r
-                if index is None:   # whitened frames are shrunk by work_factor(center)
-                    h, w = e.gray.shape
-                    f = r.shape[0] / h, r.shape[1] / w
-                    index = F.fold_index(r.shape, scale * float(np.sqrt(f[0] * f[1])))
+                if index is None:
+                    index = _fold_index(e.gray.shape, r.shape, scale)
                 e.cache[key] = F.fold(r, index)
             feats.append(e.cache[key])
         feats = np.stack(feats)
         z = F.pilot_z(feats.sum(axis=0))
         o, sub, qy, qx = np.unravel_index(int(np.argmax(z)), z.shape)
-        return _Hypothesis(scale, float(z[o, sub, qy, qx]), int(o), int(sub), (int(qy), int(qx)), feats, angle)
+        return _Hypothesis(scale, float(z[o, sub, qy, qx]), int(o), int(sub), (int(qy), int(qx)), feats, angle,
+                           center)
 
     def _centers(self, sub: list[_Entry]) -> list[tuple[float, float]]:
         """(scale, angle) worth refining: the periodicity comb's best candidates, and scale 1.0 (untouched
@@ -187,9 +194,7 @@ class MarkVerifier:
             return 0.0
         near = S.ANGLES[np.abs(S.ANGLES - angle) <= 0.5 + 1e-9]
         residuals = [F.whiten(e.gray, center) for e in sub]
-        h, w = sub[0].gray.shape
-        f = residuals[0].shape[0] / h, residuals[0].shape[1] / w
-        index = F.fold_index(residuals[0].shape, center * float(np.sqrt(f[0] * f[1])))
+        index = _fold_index(sub[0].gray.shape, residuals[0].shape, center)
 
         def z(a: float) -> float:
             feats = sum(F.fold(_turned(r, a), index) for r in residuals)
@@ -248,8 +253,7 @@ class MarkVerifier:
             return MarkResult(False, p, "absent", None, len(entries), **common)
         found = self._check_payload(best, entries, p, common)
         if found.status == "valid":
-            geometry = next(g for g in candidates if g[0] == best.scale and g[2] == best.angle)
-            self._geometry = geometry
+            self._geometry = (best.scale, best.center, best.angle)
         return found
 
     # -- payload ------------------------------------------------------------------------------

@@ -23,17 +23,28 @@ TURN = {"r_upper_lid": (0.065, 0.061), "r_lower_lid": (0.061, 0.041), "l_upper_l
         "forehead": (0.1, 0.018)}
 
 
-def _flow_map(portrait: str, face_shift: bool):
-    """-> (det, anisotropy) of the backward flow's Jacobian (output -> portrait, per motion-grid cell) inside
-    the driven face (face-oval radius < 0.9)."""
+def _portrait(portrait: str):
+    """-> (cfg, kp, jac): the portrait's keypoints and Jacobians, as the pipeline prepares it."""
     from mimicam.realtime.portrait import prepare_portrait
 
     cfg = get_config("lite")
     p = prepare_portrait(need(PORTRAITS / portrait), cfg.image_size)
-    kp, jac = torch.from_numpy(p.motion.kp[None]), torch.from_numpy(p.motion.jac[None])
+    return cfg, torch.from_numpy(p.motion.kp[None]), torch.from_numpy(p.motion.jac[None])
+
+
+def _turned(portrait: str):
+    """-> (cfg, kp, jac, kd): the portrait and its keypoints driven by TURN (head keypoint and Jacobians kept)."""
+    cfg, kp, jac = _portrait(portrait)
     kd = kp.clone()
     for name, d in TURN.items():
         kd[0, KP_INDEX[name]] += jac[0, 0] @ torch.tensor(d)
+    return cfg, kp, jac, kd
+
+
+def _flow_map(portrait: str, face_shift: bool):
+    """-> (det, anisotropy) of the backward flow's Jacobian (output -> portrait, per motion-grid cell) inside
+    the driven face (face-oval radius < 0.9)."""
+    cfg, kp, jac, kd = _turned(portrait)
     prior = FirstOrderPrior(cfg)
     if not face_shift:
         prior._face_shift = lambda *args: torch.zeros(1, cfg.motion_size, cfg.motion_size, 2)
@@ -60,11 +71,7 @@ def test_turning_head_does_not_fold_or_streak_the_face(portrait):
 
 def test_face_shift_is_zero_when_the_face_keeps_its_shape():
     """Only the face's own deformation shifts it: a head that moves and scales as a whole gets none."""
-    from mimicam.realtime.portrait import prepare_portrait
-
-    cfg = get_config("lite")
-    p = prepare_portrait(need(PORTRAITS / "avatarify_obama.jpg"), cfg.image_size)
-    kp, jac = torch.from_numpy(p.motion.kp[None]), torch.from_numpy(p.motion.jac[None])
+    cfg, kp, jac = _portrait("avatarify_obama.jpg")
     a = torch.tensor([[0.9, -0.1], [0.1, 0.9]])
     kd = (kp - kp[:, :1]) @ a.T + kp[:, :1] + torch.tensor([0.05, -0.03])
     jd = torch.einsum("ij,bkjl->bkil", a, jac)
@@ -81,14 +88,7 @@ def test_mouth_is_painted_where_the_warp_puts_the_corners(portrait):
     """On that turn the warp leaves the far mouth corner about a quarter of a mouth width short of the driven
     one (its neighbour, the far jaw, pulls the other way): the painted gap must end near the corner the warp
     shows, not run on across the cheek as a thin line."""
-    from mimicam.realtime.portrait import prepare_portrait
-
-    cfg = get_config("lite")
-    p = prepare_portrait(need(PORTRAITS / portrait), cfg.image_size)
-    kp, jac = torch.from_numpy(p.motion.kp[None]), torch.from_numpy(p.motion.jac[None])
-    kd = kp.clone()
-    for name, d in TURN.items():
-        kd[0, KP_INDEX[name]] += jac[0, 0] @ torch.tensor(d)
+    cfg, kp, jac, kd = _turned(portrait)
     prior = FirstOrderPrior(cfg)
     colours = torch.tensor([[[[0.1, 0.8]], [[0.1, 0.8]], [[0.2, 0.8]]]])  # (1,3,1,2): interior, teeth
     with torch.no_grad():
